@@ -1,0 +1,132 @@
+"""Training methods: the one place that knows a family's algorithm.
+
+A :class:`TrainingMethod` owns its networks, optimizers and losses, and describes one training
+iteration as a list of :class:`Phase` objects: which loss to compute and which networks' optimizers
+step after it. The trainer runs the phases (autocast, backward, gradient sync across processes,
+optimizer steps) without knowing what the networks are.
+
+Running a phase freezes every network the phase does not step (``requires_grad_(False)`` on its
+parameters): gradients still flow *through* those networks to their inputs, but no parameter
+gradient is computed for them. That is exactly the official numerics, minus wasted work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, ContextManager, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .seeding import mix_seed
+
+Batch = Mapping[str, Tensor]
+LossFn = Callable[[Batch, "StepContext"], "tuple[Tensor, dict[str, Tensor]]"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation phase: ``loss(batch, ctx) -> (total, terms)``, then step ``steps``' optimizers."""
+
+    name: str
+    steps: tuple[str, ...]
+    loss: LossFn
+
+
+@dataclass
+class StepContext:
+    """Per-iteration facts and random draws, identical whatever the number of processes.
+
+    Random tensors are drawn for the *global* batch from a generator seeded by (seed, iteration), and
+    each process keeps its slice, so N processes see exactly the draws one process would.
+    """
+
+    iteration: int
+    seed: int
+    device: torch.device
+    local_batch: int
+    rank: int = 0
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        self._generator = torch.Generator().manual_seed(mix_seed(self.seed, self.iteration))
+
+    def randn(self, *per_sample_shape: int) -> Tensor:
+        """Standard normal draws of shape (local_batch, *per_sample_shape) on the device."""
+        full = torch.randn((self.local_batch * self.world_size, *per_sample_shape), generator=self._generator)
+        start = self.rank * self.local_batch
+        return full[start:start + self.local_batch].to(self.device)
+
+
+class TrainingMethod(ABC):
+    """A model family's training algorithm.
+
+    Subclasses declare ``Config`` (a dataclass of options and component specs, see ganzoo.schema),
+    build their networks in ``__init__`` and expose them in ``networks``. ``ema_networks`` lists the
+    networks that get an exponential moving average copy, used for samples and exported weights.
+    """
+
+    Config: ClassVar[type]
+    ema_networks: ClassVar[tuple[str, ...]] = ()
+    #: keys a batch from the dataset must provide (checked before training starts)
+    batch_keys: ClassVar[tuple[str, ...]] = ()
+
+    networks: nn.ModuleDict
+
+    def __init__(self, config: Any, *, img_size: int, num_domains: int) -> None:
+        self.config = config
+        self.img_size = img_size
+        self.num_domains = num_domains
+
+    @abstractmethod
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimizer per trained network, keyed by network name."""
+
+    @abstractmethod
+    def phases(self) -> list[Phase]:
+        """The phases of one training iteration, in order."""
+
+    def end_iteration(self, iteration: int) -> None:
+        """Called after the phases of ``iteration`` (0-based): update schedules such as λds."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable method state saved in checkpoints (schedules, counters)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    @abstractmethod
+    def sample_grids(self, networks: Mapping[str, nn.Module], batch: Batch,
+                     ctx: StepContext) -> dict[str, Tensor]:
+        """Images people look at: name -> grid tensor (3, H, W) in [0, 1], made with ``networks``."""
+
+    @abstractmethod
+    def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
+        """A batch of random tensors with the shapes and dtypes the dataset would give (for benchmarks)."""
+
+
+def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
+              batch: Batch, ctx: StepContext, *,
+              autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+              backward: Callable[[Tensor], None] = Tensor.backward,
+              sync_gradients: Callable[[list[Tensor]], None] | None = None,
+              after_backward: Callable[[], None] | None = None) -> dict[str, Tensor]:
+    """Run one phase: freeze the other nets, compute the loss, backward, sync, step. Returns its terms."""
+    stepped = [networks[name] for name in phase.steps]
+    for name, net in networks.items():
+        net.requires_grad_(name in phase.steps)
+    for name in phase.steps:
+        optimizers[name].zero_grad(set_to_none=True)
+    with autocast():
+        total, terms = phase.loss(batch, ctx)
+    backward(total)
+    if sync_gradients is not None:
+        sync_gradients([p.grad for net in stepped for p in net.parameters() if p.grad is not None])
+    if after_backward is not None:
+        after_backward()
+    for name in phase.steps:
+        optimizers[name].step()
+    return {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}

@@ -1,0 +1,156 @@
+"""Recipes: YAML files that fully describe a run.
+
+``load_recipe(path, overrides)`` reads the YAML safely, follows ``base:`` inheritance (a path relative
+to the recipe that names it), applies dotted ``key=value`` overrides and validates the result into a
+:class:`Recipe` before any work starts. Relative data and output paths are relative to the current
+directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the same run.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import yaml
+
+from .errors import RecipeError
+from .schema import Component, option, parse, to_dict
+
+RESOLVED_NAME = "recipe.resolved.yaml"
+
+
+@dataclass
+class DataConfig:
+    """Where the images are and how they are shaped."""
+
+    root: str = option("data/afhq", "Dataset folder, laid out as ROOT/{train,val}/<domain>/*.png|jpg.")
+    img_size: int = option(256, "Image size in pixels; every network derives its size from it.", min=8)
+    num_domains: int = option(2, "Number of domains; must equal the number of sub-folders of ROOT/train.", min=1)
+    dataset: Component = option({"name": "image_folder"}, "Dataset plugin and its options.", kind="dataset")
+    num_workers: int = option(2, "Data-loading worker processes (0 loads in the training process).", min=0)
+
+
+@dataclass
+class TrainConfig:
+    """How long and how the training loop runs."""
+
+    batch_size: int = option(8, "Images per process per iteration.", min=1)
+    total_iters: int = option(100000, "Training iterations.", min=1)
+    seed: int = option(777, "Seed of every random draw (initialisation, data order, augmentation, latents).", min=0)
+    mixed_precision: Literal["no", "bf16", "fp16"] = option("no", "Autocast precision: no, bf16 or fp16.")
+    ema_beta: float = option(0.999, "Decay of the exponential moving average of the EMA networks.", min=0.0, max=1.0)
+    log_every: int = option(10, "Print a plain log line every N iterations.", min=1)
+    sample_every: int = option(5000, "Write sample grids every N iterations (and at the end).", min=1)
+    save_every: int = option(10000, "Write a checkpoint every N iterations (and at the end).", min=1)
+    keep_checkpoints: int = option(3, "How many of the newest checkpoints to keep.", min=1)
+    log_with: Literal["none", "tensorboard", "wandb", "comet_ml", "aim", "mlflow", "clearml", "dvclive",
+                      "trackio", "swanlab"] = option("none", "Experiment tracker (through Accelerate).")
+    deterministic: bool = option(False, "Use deterministic algorithms (slower; for debugging reproducibility).")
+
+
+@dataclass
+class Recipe:
+    """A whole run: data, training method (networks, losses, optimizers) and loop settings."""
+
+    output_dir: str = option("runs/default", "Run folder: resolved recipe, checkpoints, samples, logs.")
+    data: DataConfig = option(DataConfig(), "The dataset.")
+    method: Component = option({"name": "stargan_v2"}, "Training method (model family) and its options.",
+                               kind="method")
+    train: TrainConfig = option(TrainConfig(), "The training loop.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-serialisable form; ``parse(Recipe, recipe.to_dict())`` gives the same recipe."""
+        return to_dict(self)
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESOLVED_NAME
+    raw = _load_with_bases(path, [])
+    for item in overrides:
+        apply_override(raw, item)
+    return parse(Recipe, raw)
+
+
+def dump_recipe(recipe: Recipe, path: str | Path) -> None:
+    """Write the fully resolved recipe as YAML."""
+    text = "# Fully resolved recipe written by ganzoo; `ganzoo run` on this file or its folder re-runs it.\n"
+    text += yaml.safe_dump(recipe.to_dict(), sort_keys=False)
+    Path(path).write_text(text)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``dotted.key=value`` override to raw recipe data; the value is parsed as YAML."""
+    key, sep, text = item.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise RecipeError(f"Override {item!r} is not of the form dotted.key=value (e.g. train.batch_size=4).")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if isinstance(child, str):  # a component given by name only: expand to a mapping
+            child = {"name": child}
+        elif child is None:
+            child = {}
+        elif not isinstance(child, dict):
+            where = ".".join(parts[:depth + 1])
+            raise RecipeError(f"Override {item!r}: {where!r} is a value, not a section with keys.")
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _load_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in [*chain, resolved])
+        raise RecipeError(f"Recipe inheritance loops: {cycle}. Remove one of the `base:` keys.")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise RecipeError(f"{path}: `base:` must be the path of another recipe, got {base!r}.")
+    return merge(_load_with_bases(path.parent / base, [*chain, resolved]), data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise RecipeError(f"Recipe not found: {path}. Pass the path of a YAML recipe (see recipes/) "
+                          f"or a run folder containing {RESOLVED_NAME}.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise RecipeError(f"{path}: malformed YAML at {where}: {exc.problem}. Fix the recipe's syntax.") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: malformed YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping of sections (data, method, train, ...), "
+                          f"got a {type(data).__name__}.")
+    return data
+
+
+def merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``child`` over ``base``. A component whose ``name`` changes is replaced, not merged."""
+    out = copy.deepcopy(dict(base))
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(old, str) and isinstance(value, dict) and value.get("name", old) == old:
+            old = {"name": old}
+        if isinstance(old, dict) and isinstance(value, dict) and value.get("name", old.get("name")) == old.get("name"):
+            out[key] = merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -1,0 +1,116 @@
+"""Name -> class registry for every swappable part of ganzoo.
+
+Plugins register classes by decorator under a *kind* (``generator``, ``discriminator``,
+``style_source``, ``loss``, ``method``, ``dataset``)::
+
+    @register("generator", "stargan_v2")
+    class StarGANv2Generator(Generator): ...
+
+Built-in and third-party plugins are discovered the same way: modules listed in the entry-point group
+``ganzoo.plugins`` are imported lazily, the first time a name is looked up. The core never imports a
+plugin by name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Callable, TypeVar
+
+from .errors import GanzooError
+
+ENTRY_POINT_GROUP = "ganzoo.plugins"
+KINDS = ("generator", "discriminator", "style_source", "loss", "method", "dataset")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered object: the class (or factory), its kind and where it came from."""
+
+    kind: str
+    name: str
+    obj: Any
+    source: str
+
+    @property
+    def summary(self) -> str:
+        """First line of the object's docstring."""
+        doc = inspect.getdoc(self.obj) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+_entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+_plugins_loaded = False
+_plugin_errors: list[str] = []
+
+
+def register(kind: str, name: str) -> Callable[[T], T]:
+    """Class decorator: register ``obj`` as ``name`` under ``kind``."""
+    if kind not in _entries:
+        raise ValueError(f"unknown registry kind {kind!r}; kinds are {', '.join(KINDS)}")
+
+    def decorator(obj: T) -> T:
+        existing = _entries[kind].get(name)
+        source = _source_of(obj)
+        if existing is not None and existing.obj is not obj:
+            raise ValueError(f"{kind} {name!r} is registered twice: by {existing.source} and by {source}")
+        _entries[kind][name] = Entry(kind, name, obj, source)
+        return obj
+
+    return decorator
+
+
+def get(kind: str, name: str) -> Any:
+    """Return the object registered as ``name`` under ``kind``, or fail with the closest names."""
+    _check_kind(kind)
+    load_plugins()
+    entry = _entries[kind].get(name)
+    if entry is None:
+        known = sorted(_entries[kind])
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(known) if known else "none"
+        raise GanzooError(f"Unknown {kind} {name!r}.{hint} Registered {kind}s: {listing}.{_plugin_error_hint()}")
+    return entry.obj
+
+
+def entries(kind: str | None = None) -> list[Entry]:
+    """All registered entries, optionally of one kind, sorted by kind then name."""
+    if kind is not None:
+        _check_kind(kind)
+    load_plugins()
+    kinds = [kind] if kind else list(KINDS)
+    return [_entries[k][n] for k in kinds for n in sorted(_entries[k])]
+
+
+def load_plugins() -> None:
+    """Import every module of the ``ganzoo.plugins`` entry-point group, once."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            importlib.import_module(ep.value.split(":")[0])
+        except Exception as exc:  # a broken third-party plugin must not break ganzoo itself
+            _plugin_errors.append(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in _entries:
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise GanzooError(f"Unknown registry kind {kind!r}.{hint} Kinds: {', '.join(KINDS)}.")
+
+
+def _source_of(obj: Any) -> str:
+    return getattr(obj, "__module__", None) or "?"
+
+
+def _plugin_error_hint() -> str:
+    return "".join(f"\nNote: {err}" for err in _plugin_errors)

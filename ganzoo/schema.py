@@ -1,0 +1,218 @@
+"""Typed, documented configuration sections, validated with messages a user can act on.
+
+Every recipe section and every plugin's options are plain dataclasses whose fields carry a default,
+a one-line doc and optional bounds (:func:`option`). :func:`parse` turns untrusted YAML data into such
+a dataclass, rejecting unknown keys, wrong types and out-of-range values with the dotted path of the
+offending key; :func:`to_dict` turns it back into JSON-serialisable data.
+
+A field typed :class:`Component` names a registered plugin (``{name: stargan_v2, max_conv_dim: 64}``
+or just ``stargan_v2``); its remaining keys are parsed against that plugin's own ``Config`` dataclass.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import types
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from . import registry
+from .errors import GanzooError, RecipeError
+
+C = TypeVar("C")
+
+
+def option(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+           kind: str | None = None) -> Any:
+    """A dataclass field with a default, a doc line, optional bounds and (for Components) a registry kind."""
+    meta = {"doc": doc, "min": min, "max": max, "kind": kind}
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        value = default
+        return dataclasses.field(default_factory=lambda: _copy(value), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass
+class Component:
+    """A registry name plus that plugin's validated options (an instance of its ``Config``)."""
+
+    name: str
+    options: Any = None
+
+    def build(self, kind: str, **context: Any) -> Any:
+        """Instantiate the registered class with its options and the context the caller supplies."""
+        cls = registry.get(kind, self.name)
+        return cls(**to_dict(self.options), **context) if self.options is not None else cls(**context)
+
+
+def parse(cls: type[C], data: Any, where: str = "") -> C:
+    """Validate ``data`` (a mapping from YAML) against dataclass ``cls``; raise RecipeError on any problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise RecipeError(f"{_label(where)} must be a mapping of keys to values, got {_describe(data)}.")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(fields), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise RecipeError(f"Unknown key {_join(where, key)!r}.{hint} Allowed keys in {_label(where)}: "
+                          f"{', '.join(fields)}.")
+    hints = get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = _convert(data[name], hints[name], f.metadata, _join(where, name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RecipeError(f"Missing required key {_join(where, name)!r}: {f.metadata.get('doc', '')}")
+    return cls(**values)
+
+
+def to_dict(obj: Any) -> Any:
+    """JSON-serialisable form of a parsed config (inverse of :func:`parse`)."""
+    if isinstance(obj, Component):
+        return {"name": obj.name, **(to_dict(obj.options) or {})}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, doc) of each option of ``cls``, for docs and ``ganzoo list``."""
+    hints = get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        rows.append((f.name, _type_name(hints[f.name]), to_dict(default), f.metadata.get("doc", "")))
+    return rows
+
+
+def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        inner = [t for t in options if t is not type(None)]
+        errors = []
+        for t in inner:
+            try:
+                return _convert(value, t, meta, where)
+            except RecipeError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}.")
+        return value
+    if tp is Component:
+        return _convert_component(value, meta["kind"], where)
+    if dataclasses.is_dataclass(tp):
+        return parse(tp, value, where)
+    if origin in (list, tuple):
+        args = get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise RecipeError(f"{where} must be a list, got {_describe(value)}.")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise RecipeError(f"{where} must have {len(args)} items, got {len(value)}.")
+            items = [_convert(v, t, meta, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, args))]
+        else:
+            item_tp = args[0] if args else Any
+            items = [_convert(v, item_tp, meta, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise RecipeError(f"{where} must be a mapping, got {_describe(value)}.")
+        return dict(value)
+    if tp is Any:
+        return value
+    return _check_bounds(_convert_scalar(value, tp, where), meta, where)
+
+
+def _convert_scalar(value: Any, tp: type, where: str) -> Any:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise TypeError(f"unsupported option type {tp!r} at {where}")
+    raise RecipeError(f"{where} must be {_type_name(tp)}, got {_describe(value)}.")
+
+
+def _check_bounds(value: Any, meta: Mapping[str, Any], where: str) -> Any:
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and value < low:
+        raise RecipeError(f"{where} must be >= {low}, got {value!r}.")
+    if high is not None and value > high:
+        raise RecipeError(f"{where} must be <= {high}, got {value!r}.")
+    return value
+
+
+def _convert_component(value: Any, kind: str, where: str) -> Component:
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        raise RecipeError(f"{where} must name a registered {kind}: either a name or a mapping with a 'name' "
+                          f"key and that {kind}'s options, got {_describe(value)}.")
+    options = dict(value)
+    name = options.pop("name")
+    try:
+        cls = registry.get(kind, name)
+    except GanzooError as exc:
+        raise RecipeError(f"{where}: {exc}") from None
+    config_cls = getattr(cls, "Config", None)
+    if config_cls is None:
+        if options:
+            raise RecipeError(f"{where}: {kind} {name!r} takes no options, got {', '.join(options)}.")
+        return Component(name)
+    return Component(name, parse(config_cls, options, where))
+
+
+def _type_name(tp: Any) -> str:
+    if tp is Component:
+        return "component"
+    names = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
+    if tp in names:
+        return names[tp]
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
+            dict: "mapping", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
+    return f"{kind} {value!r}" if value is not None else kind
+
+
+def _join(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _label(where: str) -> str:
+    return f"'{where}'" if where else "the recipe"
+
+
+def _copy(value: Any) -> Any:
+    return copy.deepcopy(value)
