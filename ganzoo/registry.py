@@ -23,6 +23,8 @@ from typing import Any, Callable, TypeVar
 from .errors import GanzooError
 
 ENTRY_POINT_GROUP = "ganzoo.plugins"
+#: core modules that register built-in parts (imported with the plugins, on first look-up)
+CORE_MODULES = ("ganzoo.data",)
 KINDS = ("generator", "discriminator", "style_source", "loss", "method", "dataset")
 
 T = TypeVar("T")
@@ -89,11 +91,13 @@ def entries(kind: str | None = None) -> list[Entry]:
 
 
 def load_plugins() -> None:
-    """Import every module of the ``ganzoo.plugins`` entry-point group, once."""
+    """Import the core's registering modules and every ``ganzoo.plugins`` entry point, once."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
+    for module in CORE_MODULES:
+        importlib.import_module(module)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             importlib.import_module(ep.value.split(":")[0])

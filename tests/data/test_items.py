@@ -1,0 +1,141 @@
+"""Items of the image-folder dataset: colour modes, keys, augmentation determinism and unreadable files."""
+
+from __future__ import annotations
+
+import io
+import random
+import warnings
+
+import pytest
+import torch
+from PIL import Image
+
+from ganzoo.data import ImageFolderDataset, SampleKey, UnreadableImageWarning
+from ganzoo.errors import DataError
+
+
+def _dataset(root, **kwargs) -> ImageFolderDataset:
+    kwargs.setdefault("img_size", 8)
+    kwargs.setdefault("num_domains", len(list((root / "train").iterdir())))
+    return ImageFolderDataset(root=root, **kwargs)
+
+
+def _palette_with_alpha_bytes() -> Image.Image:
+    image = Image.new("RGBA", (10, 10), (250, 30, 90, 128)).quantize(4)
+    image.info["transparency"] = bytes([0, 128, 255, 255])
+    return image
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "P+alpha", "RGBA", "CMYK", "I;16", "1"])
+def test_every_colour_mode_becomes_rgb_in_range(make_folders, mode):
+    root = make_folders({"a": 1})
+    if mode == "P+alpha":
+        image = _palette_with_alpha_bytes()
+    else:
+        image = Image.new("RGB", (10, 10), (250, 30, 90)).convert(mode)
+    path = root / "train" / "a" / ("odd.jpg" if mode == "CMYK" else "odd.png")  # PNG cannot store CMYK
+    image.save(path, **({"transparency": image.info["transparency"]} if mode == "P+alpha" else {}))
+    ds = _dataset(root)
+    index = ds.paths.index(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = ds.load(index)
+    assert x.shape == (3, 8, 8) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    if mode in ("P", "P+alpha", "RGBA", "CMYK"):
+        assert x[0].mean() > 0.5 and x[1].mean() < -0.5, "colour survives the conversion"
+    else:
+        assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2]), "grey stays grey"
+
+
+def test_item_keys_dtypes_and_labels(make_folders):
+    root = make_folders({"a": 2, "b": 3})
+    ds = _dataset(root)
+    item = ds[SampleKey(0, 3, 4, 123)]
+    assert tuple(item) == ds.batch_keys == ("x", "y", "x_ref", "x_ref2", "y_ref")
+    for name in ("x", "x_ref", "x_ref2"):
+        assert item[name].shape == (3, 8, 8) and item[name].dtype == torch.float32
+    assert item["y"].dtype == torch.int64 and item["y"].item() == 0
+    assert item["y_ref"].dtype == torch.int64 and item["y_ref"].item() == 1
+
+
+def test_eval_is_plain_resize_to_minus_one_one(make_folders):
+    root = make_folders({"a": 1})
+    Image.new("RGB", (20, 10), (255, 0, 0)).save(root / "train" / "a" / "img000.png")
+    x = _dataset(root, augment=False)[SampleKey(0, 0, 0, 99)]["x"]
+    assert torch.equal(x[0], torch.ones(8, 8)) and torch.equal(x[1], -torch.ones(8, 8))
+
+
+def _textured_folder(make_folders):
+    root = make_folders({"a": 1})
+    image = Image.merge("RGB", [Image.effect_noise((40, 32), 60 + 20 * c) for c in range(3)])
+    image.save(root / "train" / "a" / "img000.png")
+    return root
+
+
+def test_augmentation_is_a_function_of_the_key(make_folders):
+    ds = _dataset(_textured_folder(make_folders), img_size=16)
+    first = ds[SampleKey(0, 0, 0, 7)]
+    again = ds[SampleKey(0, 0, 0, 7)]
+    for name in ("x", "x_ref", "x_ref2"):
+        assert torch.equal(first[name], again[name])
+    xs = [ds[SampleKey(0, 0, 0, seed)]["x"] for seed in range(12)]
+    assert len({x.numpy().tobytes() for x in xs}) > 4
+    assert not torch.equal(first["x_ref"], first["x_ref2"])  # same file, independent augmentations
+
+
+def test_augmentation_ignores_global_rng(make_folders):
+    ds = _dataset(_textured_folder(make_folders), img_size=16)
+    torch.manual_seed(0)
+    a = ds[SampleKey(0, 0, 0, 5)]["x"]
+    torch.manual_seed(1)
+    random.seed(1)
+    assert torch.equal(a, ds[SampleKey(0, 0, 0, 5)]["x"])
+
+
+def test_no_augmentation_without_seed_or_when_disabled(make_folders):
+    root = _textured_folder(make_folders)
+    plain = _dataset(root, img_size=16, augment=False)
+    reference = plain.load(0)
+    assert torch.equal(plain[SampleKey(0, 0, 0, 3)]["x"], reference)
+    assert torch.equal(_dataset(root, img_size=16)[SampleKey(0, 0, 0, None)]["x"], reference)
+
+
+def _truncated_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((32, 32), 50).convert("RGB").save(buffer, format="PNG")
+    data = buffer.getvalue()
+    return data[: len(data) // 2]
+
+
+def test_unreadable_files_are_skipped_warned_once_and_counted(make_folders):
+    root = make_folders({"a": 2, "b": 1})
+    folder = root / "train" / "a"
+    (folder / "img000.png").write_bytes(_truncated_png())
+    (folder / "img000b.jpg").write_bytes(b"this is not a jpeg at all")
+    ds = _dataset(root)
+    assert [p.name for p in ds.paths[:3]] == ["img000.png", "img000b.jpg", "img001.png"]
+    good = ds.load(2)  # the only readable image of domain a
+
+    with pytest.warns(UnreadableImageWarning) as record:
+        item = ds[SampleKey(0, 1, 3, None)]
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"Skipping unreadable image {folder / 'img000.png'} (1 skipped so far): ")
+    assert messages[1].startswith(f"Skipping unreadable image {folder / 'img000b.jpg'} (2 skipped so far): ")
+    assert torch.equal(item["x"], good) and torch.equal(item["x_ref"], good)
+    assert item["y"].item() == 0 and item["y_ref"].item() == 0
+    assert ds.num_skipped == 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # known bad files are not warned about again
+        assert torch.equal(ds.load(1), good)
+    assert ds.num_skipped == 2
+
+
+def test_domain_with_only_unreadable_files(make_folders):
+    root = make_folders({"a": 0, "b": 1})
+    (root / "train" / "a" / "bad.jpg").write_bytes(b"garbage")
+    ds = _dataset(root)
+    with pytest.warns(UnreadableImageWarning), pytest.raises(DataError, match="Every image of domain 'a'"):
+        ds.load(0)
