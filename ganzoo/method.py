@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, ContextManager, Mapping
+from typing import Any, Callable, ClassVar, ContextManager, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -28,11 +28,21 @@ LossFn = Callable[[Batch, "StepContext"], "tuple[Tensor, dict[str, Tensor]]"]
 
 @dataclass(frozen=True)
 class Phase:
-    """One optimisation phase: ``loss(batch, ctx) -> (total, terms)``, then step ``steps``' optimizers."""
+    """One optimisation phase: ``loss(batch, ctx) -> (total, terms)``, then step ``steps``' optimizers.
+
+    ``when(iteration)`` (0-based) says whether the phase runs in that iteration; None runs it in every
+    one. It keeps the phase list static (one iteration of every phase describes the algorithm, as a
+    benchmark runs it) while schedules such as StarGAN v1's one G step per 5 D steps stay declarative.
+    """
 
     name: str
     steps: tuple[str, ...]
     loss: LossFn
+    when: Callable[[int], bool] | None = None
+
+    def runs_at(self, iteration: int) -> bool:
+        """Whether the trainer runs this phase in ``iteration``."""
+        return self.when is None or self.when(iteration)
 
 
 @dataclass
@@ -55,7 +65,15 @@ class StepContext:
 
     def randn(self, *per_sample_shape: int) -> Tensor:
         """Standard normal draws of shape (local_batch, *per_sample_shape) on the device."""
-        full = torch.randn((self.local_batch * self.world_size, *per_sample_shape), generator=self._generator)
+        return self._local(torch.randn, per_sample_shape)
+
+    def rand(self, *per_sample_shape: int) -> Tensor:
+        """Uniform [0, 1) draws of shape (local_batch, *per_sample_shape) on the device."""
+        return self._local(torch.rand, per_sample_shape)
+
+    def _local(self, draw: Callable[..., Tensor], per_sample_shape: tuple[int, ...]) -> Tensor:
+        """This process's slice of ``draw`` for the global batch."""
+        full = draw((self.local_batch * self.world_size, *per_sample_shape), generator=self._generator)
         start = self.rank * self.local_batch
         return full[start:start + self.local_batch].to(self.device)
 
@@ -66,10 +84,13 @@ class TrainingMethod(ABC):
     Subclasses declare ``Config`` (a dataclass of options and component specs, see ganzoo.schema),
     build their networks in ``__init__`` and expose them in ``networks``. ``ema_networks`` lists the
     networks that get an exponential moving average copy, used for samples and exported weights.
+    ``inference_networks`` lists the networks exported for inference (each as its EMA copy where it has
+    one); empty means the EMA networks.
     """
 
     Config: ClassVar[type]
     ema_networks: ClassVar[tuple[str, ...]] = ()
+    inference_networks: ClassVar[tuple[str, ...]] = ()
     #: keys a batch from the dataset must provide (checked before training starts)
     batch_keys: ClassVar[tuple[str, ...]] = ()
 
@@ -79,6 +100,15 @@ class TrainingMethod(ABC):
         self.config = config
         self.img_size = img_size
         self.num_domains = num_domains
+
+    @property
+    def exported_networks(self) -> tuple[str, ...]:
+        """Names of the networks written to an exported model folder."""
+        return self.inference_networks or self.ema_networks
+
+    def use_dataset(self, dataset: Any) -> None:
+        """Called by the trainer with the training dataset before training: check that it fits the method
+        (raise a GanzooError naming the recipe keys to change) and take what the method needs from it."""
 
     @abstractmethod
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -106,6 +136,19 @@ class TrainingMethod(ABC):
     @abstractmethod
     def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
         """A batch of random tensors with the shapes and dtypes the dataset would give (for benchmarks)."""
+
+
+@contextlib.contextmanager
+def eval_mode(*nets: nn.Module) -> Iterator[None]:
+    """Put ``nets`` in eval mode (for sample grids and inference), restoring each one's mode afterwards."""
+    modes = [net.training for net in nets]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for net, mode in zip(nets, modes):
+            net.train(mode)
 
 
 def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],

@@ -1,0 +1,188 @@
+"""StarGAN v2 weights: the official clovaai/stargan-v2 layout <-> ganzoo's.
+
+Official checkpoints (``{step:06d}_nets.ckpt``, ``{step:06d}_nets_ema.ckpt``) are ``torch.save``d dicts of
+state dicts keyed by network name. ganzoo names the same tensors more readably (``trunk.blocks.2`` for
+``main.3``, ``heads`` for ``unshared``); the renaming is the only difference. Two known hazards of
+official files are handled here: DataParallel ``module.`` prefixes (issue #173) and the generator's
+``hpf.filter`` buffer, which files from before 2021 lack (issue #103) and which ganzoo derives from
+``w_hpf`` instead of storing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.errors import CheckpointError
+
+from .networks import HighPass
+
+NETWORKS = ("generator", "mapping_network", "style_encoder", "discriminator")
+
+#: official Sequential holding the style encoder's / discriminator's trunk
+_OFFICIAL_TRUNK = {"style_encoder": "shared", "discriminator": "main"}
+_GANZOO_BLOCKS = "trunk.blocks"
+_HPF_KEY = "hpf.filter"
+
+#: where each option a mismatch may point to is set in a recipe
+_RECIPE_KEYS = {
+    "img_size": "data.img_size", "num_domains": "data.num_domains", "w_hpf": "method.generator.w_hpf",
+    "style_dim": "method.style_dim", "latent_dim": "method.latent_dim",
+    "hidden_dim": "method.mapping_network.hidden_dim",
+}
+
+
+def official_to_ganzoo(state_dict: Mapping[str, Tensor], network: str) -> dict[str, Tensor]:
+    """Rename an official state dict of ``network`` to ganzoo's names (drops ``module.`` and ``hpf.filter``)."""
+    _check_network(network)
+    state = _unprefixed(state_dict)
+    state.pop(_HPF_KEY, None)
+    trunk = _OFFICIAL_TRUNK.get(network)
+    blocks = len(_blocks(state, f"{trunk}.")) if trunk else 0
+    return _rename(state, _prefix_pairs(network, blocks))
+
+
+def ganzoo_to_official(state_dict: Mapping[str, Tensor], network: str, *, w_hpf: float = 0.0) -> dict[str, Tensor]:
+    """Rename a ganzoo state dict of ``network`` to the official names.
+
+    For a generator with ``w_hpf > 0`` the official ``hpf.filter`` buffer is added, so current official
+    code loads the result strictly.
+    """
+    _check_network(network)
+    blocks = len(_blocks(state_dict, f"{_GANZOO_BLOCKS}.")) if network in _OFFICIAL_TRUNK else 0
+    state = _rename(state_dict, [(ours, theirs) for theirs, ours in _prefix_pairs(network, blocks)])
+    if network == "generator" and w_hpf > 0:
+        state[_HPF_KEY] = HighPass(w_hpf).filter
+    return state
+
+
+def load_official_checkpoint(path: str | Path) -> dict[str, dict[str, Tensor]]:
+    """The official state dicts in ``path`` (a ``*_nets.ckpt`` or ``*_nets_ema.ckpt``), keyed by network name.
+
+    Only tensors are unpickled (``weights_only=True``). ``module.`` prefixes are stripped; the FAN
+    (``fan``), which ganzoo does not use, is left out.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Official StarGAN v2 checkpoint not found: {path}.")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt file, or pickled objects beyond tensors
+        raise CheckpointError(f"{path} is not a readable official StarGAN v2 checkpoint: {exc}") from None
+    nets = {name: data[name] for name in NETWORKS if isinstance(data, dict) and name in data}
+    if not nets:
+        found = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{path} holds no StarGAN v2 network (expected keys among {', '.join(NETWORKS)}; "
+                              f"found {found}). Pass an official *_nets.ckpt or *_nets_ema.ckpt file.")
+    return {name: _unprefixed(state) for name, state in nets.items()}
+
+
+def load_official_weights(module: nn.Module, state_dict: Mapping[str, Tensor], network: str) -> None:
+    """Load an official state dict of ``network`` into a ganzoo ``module``, or say which option differs."""
+    filt = _unprefixed(state_dict).get(_HPF_KEY) if network == "generator" else None
+    if filt is not None:  # its centre is 8 / w_hpf
+        trained_w_hpf, model_w_hpf = 8.0 / float(filt[1, 1]), getattr(module, "w_hpf", 0.0)
+        if not math.isclose(trained_w_hpf, model_w_hpf, rel_tol=1e-6):
+            raise CheckpointError(f"The official generator was trained with w_hpf={trained_w_hpf:g}, the model has "
+                                  f"w_hpf={model_w_hpf:g}. Set {_RECIPE_KEYS['w_hpf']}={trained_w_hpf:g}.")
+    state = official_to_ganzoo(state_dict, network)
+    expected = module.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    mismatched = [key for key in expected if key in state and state[key].shape != expected[key].shape]
+    if missing or unexpected or mismatched:
+        raise CheckpointError(_mismatch_message(network, state, expected, missing, unexpected, mismatched))
+    module.load_state_dict(state)
+
+
+def _prefix_pairs(network: str, blocks: int) -> list[tuple[str, str]]:
+    """(official prefix, ganzoo prefix) pairs of ``network``; ``blocks`` = residual blocks in its trunk."""
+    if network == "generator":
+        return [("to_rgb.0.", "to_rgb.norm."), ("to_rgb.2.", "to_rgb.conv.")]
+    if network == "mapping_network":
+        return [("unshared.", "heads.")]
+    root = _OFFICIAL_TRUNK[network]
+    trunk = [(f"{root}.0.", "trunk.from_rgb."),
+             *[(f"{root}.{i + 1}.", f"{_GANZOO_BLOCKS}.{i}.") for i in range(blocks)],
+             (f"{root}.{blocks + 2}.", "trunk.final_conv.")]  # index blocks + 1 is a LeakyReLU
+    head = ("unshared.", "heads.") if network == "style_encoder" else (f"main.{blocks + 4}.", "head.")
+    return [*trunk, head]
+
+
+def _rename(state: Mapping[str, Tensor], pairs: list[tuple[str, str]]) -> dict[str, Tensor]:
+    out = {}
+    for key, value in state.items():
+        for old, new in pairs:
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
+def _blocks(state: Mapping[str, Tensor], *roots: str) -> set[str]:
+    """Residual blocks under ``roots`` (``encode.3``, ``main.2``, ...): the prefixes holding a ``conv1``."""
+    return {key.split(".conv1.")[0] for key in state if ".conv1." in key and key.startswith(roots)}
+
+
+def _unprefixed(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``state`` without DataParallel's ``module.`` prefixes (nested wrappers add several)."""
+    return {re.sub(r"^(module\.)+", "", key): value for key, value in state.items()}
+
+
+def _check_network(network: str) -> None:
+    if network not in NETWORKS:
+        raise CheckpointError(f"Unknown StarGAN v2 network {network!r}; expected one of {', '.join(NETWORKS)}.")
+
+
+def _mismatch_message(network: str, state: Mapping[str, Tensor], expected: Mapping[str, Tensor],
+                      missing: list[str], unexpected: list[str], mismatched: list[str]) -> str:
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+    if mismatched:
+        shown = ", ".join(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+                          for k in mismatched[:3])
+        parts.append(f"{len(mismatched)} of another shape (e.g. {shown})")
+    options = _suspects(network, state, expected, [*missing, *unexpected, *mismatched])
+    keys = {**_RECIPE_KEYS, "max_conv_dim": f"method.{network}.max_conv_dim",
+            "base_channels": f"method.{network}.base_channels"}
+    return (f"The official {network} weights do not fit the model: {'; '.join(parts)}. The checkpoint was probably "
+            f"trained with another {' or '.join(options)}; set the recipe to the training values "
+            f"({', '.join(keys[o] for o in options)}).")
+
+
+def _suspects(network: str, state: Mapping[str, Tensor], expected: Mapping[str, Tensor],
+              differing: list[str]) -> list[str]:
+    """The options whose difference explains the ``differing`` keys of ``state`` and ``expected``."""
+    roots = ("encode.", "decode.", f"{_GANZOO_BLOCKS}.")
+    if _blocks(state, *roots) != _blocks(expected, *roots):  # another depth shifts the later widths too
+        return ["img_size", "w_hpf"] if network == "generator" else ["img_size"]
+    suspects = ["num_domains"] if _num_domains(state) != _num_domains(expected) else []
+    for key in differing:
+        if network == "mapping_network":
+            found = ["latent_dim"] if key.startswith("shared.0.") else ["hidden_dim", "style_dim"]
+        elif ".fc." in key or key.startswith("heads."):
+            found = ["style_dim", "max_conv_dim"]
+        elif "from_rgb" in key or key.startswith("to_rgb."):
+            found = ["base_channels"]
+        elif key.startswith("head."):
+            found = [] if "num_domains" in suspects else ["max_conv_dim"]
+        else:
+            found = ["max_conv_dim"]
+        suspects.extend(o for o in found if o not in suspects)
+    return suspects
+
+
+def _num_domains(state: Mapping[str, Tensor]) -> int:
+    """Domains a state dict was made for: its heads, or the rows of the discriminator's head."""
+    if "head.weight" in state:
+        return state["head.weight"].shape[0]
+    return len({key.split(".")[1] for key in state if key.startswith("heads.")})

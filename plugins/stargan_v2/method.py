@@ -1,0 +1,199 @@
+"""StarGAN v2 training (Choi et al., CVPR 2020): four phases per iteration, as the official loop runs them.
+
+1. ``d_latent``: the discriminator learns reals vs fakes styled by the mapping network ``F(z, y_trg)``.
+2. ``d_reference``: the same with fakes styled by the style encoder ``E(x_ref, y_trg)``.
+3. ``g_latent``: generator, mapping network and style encoder learn from latent-guided fakes.
+4. ``g_reference``: the generator alone learns from reference-guided fakes (the official code does not
+   step E here, by design: issue #44).
+
+Generator losses: adversarial + λsty·style reconstruction − λds·diversity + λcyc·cycle consistency;
+λds decays linearly to zero over ``ds_iter`` iterations. Work the official loop does and then throws
+away (detached branches, gradients of frozen networks) is skipped; the numbers are the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Mapping
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+from ganzoo.errors import GanzooError
+from ganzoo.images import from_signed
+from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
+from ganzoo.registry import register
+from ganzoo.schema import Component, option
+from ganzoo.seeding import mix_seed
+
+from .networks import Discriminator, Generator, MappingNetwork, StyleEncoder, he_init
+
+#: latent codes per target domain in the latent-guided sample grid
+GRID_LATENTS_PER_DOMAIN = 2
+#: counter mixed into the seed of the sample grids' latents (fixed, so grids compare across iterations)
+_GRID_STREAM = 0x5A17
+
+
+@register("method", "stargan_v2")
+class StarGANv2(TrainingMethod):
+    """StarGAN v2: multi-domain image translation with per-domain styles from latents or reference images."""
+
+    @dataclass
+    class Config:
+        generator: Component = option(Component("stargan_v2", Generator.Config()), "Generator G(x, s).",
+                                      kind="generator")
+        mapping_network: Component = option(Component("stargan_v2_mapping", MappingNetwork.Config()),
+                                            "Mapping network F(z, y) -> style.", kind="style_source")
+        style_encoder: Component = option(Component("stargan_v2_encoder", StyleEncoder.Config()),
+                                          "Style encoder E(x, y) -> style.", kind="style_source")
+        discriminator: Component = option(Component("stargan_v2", Discriminator.Config()),
+                                          "Multi-domain discriminator D(x, y).", kind="discriminator")
+        adversarial_loss: Component = option(Component("nonsaturating"), "Adversarial loss.", kind="loss")
+        regularizer: Component = option(Component("r1"), "Discriminator regularizer.", kind="loss")
+        style_dim: int = option(64, "Style code size.", min=1)
+        latent_dim: int = option(16, "Latent code size of the mapping network.", min=1)
+        lambda_reg: float = option(1.0, "Weight of the discriminator regularizer (R1: gamma / 2).", min=0.0)
+        lambda_sty: float = option(1.0, "Weight of the style reconstruction loss.", min=0.0)
+        lambda_ds: float = option(1.0, "Initial weight of the diversity-sensitive loss (official AFHQ: 2).", min=0.0)
+        lambda_cyc: float = option(1.0, "Weight of the cycle-consistency loss.", min=0.0)
+        ds_iter: int = option(100000, "Iterations over which lambda_ds decays linearly to 0.", min=1)
+        lr: float = option(1e-4, "Adam learning rate of the generator, style encoder and discriminator.", min=0.0)
+        f_lr: float = option(1e-6, "Adam learning rate of the mapping network.", min=0.0)
+        beta1: float = option(0.0, "Adam beta1.", min=0.0, max=1.0)
+        beta2: float = option(0.99, "Adam beta2.", min=0.0, max=1.0)
+        weight_decay: float = option(1e-4, "Adam (coupled, L2) weight decay.", min=0.0)
+
+    ema_networks = ("generator", "mapping_network", "style_encoder")
+    batch_keys = ("x", "y", "x_ref", "x_ref2", "y_ref")
+
+    def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
+        super().__init__(config, img_size=img_size, num_domains=num_domains)
+        c = config
+        generator = c.generator.build("generator", img_size=img_size, style_dim=c.style_dim)
+        if getattr(generator, "w_hpf", 0) > 0:
+            raise GanzooError("method.generator.w_hpf > 0 needs face-landmark masks from the FAN network (the "
+                              "official wing.ckpt), which ganzoo does not provide yet. Set method.generator.w_hpf=0 "
+                              "to train (the generator still accepts masks for inference).")
+        self.networks = nn.ModuleDict({
+            "generator": generator,
+            "mapping_network": c.mapping_network.build("style_source", latent_dim=c.latent_dim,
+                                                       style_dim=c.style_dim, num_domains=num_domains),
+            "style_encoder": c.style_encoder.build("style_source", img_size=img_size, style_dim=c.style_dim,
+                                                   num_domains=num_domains),
+            "discriminator": c.discriminator.build("discriminator", img_size=img_size, num_domains=num_domains),
+        })
+        self.networks.apply(he_init)
+        self.adversarial_loss = c.adversarial_loss.build("loss")
+        self.regularizer = c.regularizer.build("loss")
+        self.lambda_ds = c.lambda_ds
+        self._latent_cache: tuple[StepContext, tuple[Tensor, Tensor]] | None = None
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        return {name: torch.optim.Adam(net.parameters(), lr=c.f_lr if name == "mapping_network" else c.lr,
+                                       betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
+                for name, net in self.networks.items()}
+
+    def phases(self) -> list[Phase]:
+        d_loss, g_loss = self._discriminator_loss, self._generator_loss
+        return [
+            Phase("d_latent", ("discriminator",), partial(d_loss, guide="latent")),
+            Phase("d_reference", ("discriminator",), partial(d_loss, guide="reference")),
+            Phase("g_latent", ("generator", "mapping_network", "style_encoder"), partial(g_loss, guide="latent")),
+            Phase("g_reference", ("generator",), partial(g_loss, guide="reference")),
+        ]
+
+    def end_iteration(self, iteration: int) -> None:
+        """Set λds for the next iteration: ``init * (1 - (iteration + 1) / ds_iter)``, floored at 0."""
+        self.lambda_ds = self.config.lambda_ds * max(0.0, 1.0 - (iteration + 1) / self.config.ds_iter)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"lambda_ds": self.lambda_ds}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.lambda_ds = float(state["lambda_ds"])
+
+    def latents(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
+        """``(z_trg, z_trg2)`` of this iteration: the first two draws of ``ctx``, shared by its latent phases."""
+        if self._latent_cache is None or self._latent_cache[0] is not ctx:
+            z_trg = ctx.randn(self.config.latent_dim)
+            self._latent_cache = (ctx, (z_trg, ctx.randn(self.config.latent_dim)))
+        return self._latent_cache[1]
+
+    def _target_style(self, batch: Batch, ctx: StepContext, guide: str, which: int) -> Tensor:
+        """Style ``which`` (0 or 1) of the target domains ``y_ref``: ``F(z, y_ref)`` for the ``latent`` guide,
+        ``E(x_ref, y_ref)`` for ``reference``."""
+        if guide == "latent":
+            return self.networks["mapping_network"](self.latents(ctx)[which], batch["y_ref"])
+        return self.networks["style_encoder"](batch[("x_ref", "x_ref2")[which]], batch["y_ref"])
+
+    def _discriminator_loss(self, batch: Batch, ctx: StepContext, guide: str) -> tuple[Tensor, dict[str, Tensor]]:
+        generator, discriminator = self.networks["generator"], self.networks["discriminator"]
+        x_real, y_org, y_trg = batch["x"], batch["y"], batch["y_ref"]
+        with torch.no_grad():
+            x_fake = generator(x_real, self._target_style(batch, ctx, guide, 0))
+        if self.regularizer.needs_real_grad:
+            x_real = x_real.detach().requires_grad_(True)
+        real_logits = discriminator(x_real, y_org)
+        loss_real = self.adversarial_loss.real(real_logits)
+        loss_reg = self.regularizer(discriminator=lambda x: discriminator(x, y_org), real=x_real, fake=x_fake,
+                                    real_logits=real_logits)
+        loss_fake = self.adversarial_loss.fake(discriminator(x_fake, y_trg))
+        total = loss_real + loss_fake + self.config.lambda_reg * loss_reg
+        return total, {"real": loss_real, "fake": loss_fake, "reg": loss_reg}
+
+    def _generator_loss(self, batch: Batch, ctx: StepContext, guide: str) -> tuple[Tensor, dict[str, Tensor]]:
+        c = self.config
+        generator, encoder = self.networks["generator"], self.networks["style_encoder"]
+        x_real, y_org, y_trg = batch["x"], batch["y"], batch["y_ref"]
+        s_trg = self._target_style(batch, ctx, guide, 0)
+        x_fake = generator(x_real, s_trg)
+        with torch.no_grad():
+            x_fake2 = generator(x_real, self._target_style(batch, ctx, guide, 1))
+        terms = {  # evaluated in this order, the official one (it fixes the order gradients are summed in)
+            "adv": self.adversarial_loss.generator(self.networks["discriminator"](x_fake, y_trg)),
+            "sty": torch.mean(torch.abs(encoder(x_fake, y_trg) - s_trg)),
+            "ds": torch.mean(torch.abs(x_fake - x_fake2)),
+            "cyc": torch.mean(torch.abs(generator(x_fake, encoder(x_real, y_org)) - x_real)),
+        }
+        total = terms["adv"] + c.lambda_sty * terms["sty"] - self.lambda_ds * terms["ds"] + c.lambda_cyc * terms["cyc"]
+        return total, terms
+
+    @torch.no_grad()
+    def sample_grids(self, networks: Mapping[str, nn.Module], batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        """``latent``: sources on top, then rows of G(sources, F(z, y)) for fixed z's per target domain.
+        ``reference``: the official (N+1)x(N+1) grid, sources on top, references on the left."""
+        generator, mapping, encoder = networks["generator"], networks["mapping_network"], networks["style_encoder"]
+        x_src, x_ref, y_ref = batch["x"], batch["x_ref"], batch["y_ref"]
+        n = x_src.size(0)
+        with eval_mode(generator, mapping, encoder):
+            rng = torch.Generator().manual_seed(mix_seed(ctx.seed, _GRID_STREAM))
+            z = torch.randn(self.num_domains, GRID_LATENTS_PER_DOMAIN, self.config.latent_dim, generator=rng)
+            latent_rows = [x_src]
+            for domain in range(self.num_domains):
+                y = torch.full((n,), domain, dtype=torch.long, device=x_src.device)
+                for z_row in z[domain].to(x_src.device):
+                    latent_rows.append(generator(x_src, mapping(z_row.expand(n, -1), y)))
+            reference_rows = [torch.cat([torch.ones_like(x_src[:1]), x_src])]
+            for ref, style in zip(x_ref, encoder(x_ref, y_ref)):
+                reference_rows.append(torch.cat([ref[None], generator(x_src, style.expand(n, -1))]))
+        return {"latent": _grid(latent_rows, n), "reference": _grid(reference_rows, n + 1)}
+
+    def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
+        shape = (batch_size, 3, self.img_size, self.img_size)
+
+        def images() -> Tensor:
+            return torch.rand(shape, generator=generator, device=generator.device).mul(2).sub(1).to(device)
+
+        def labels() -> Tensor:
+            return torch.randint(self.num_domains, (batch_size,), generator=generator,
+                                 device=generator.device).to(device)
+
+        return {"x": images(), "y": labels(), "x_ref": images(), "x_ref2": images(), "y_ref": labels()}
+
+
+def _grid(rows: list[Tensor], ncol: int) -> Tensor:
+    """Stack rows of images in [-1, 1] into one (3, H, W) grid in [0, 1]."""
+    return torchvision.utils.make_grid(from_signed(torch.cat(rows)), nrow=ncol)
