@@ -128,6 +128,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
                           f"or a run folder containing {RESOLVED_NAME}.")
     try:
         data = yaml.safe_load(path.read_text())
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise RecipeError(f"{path}: line {line}: {exc.problem}. Recipes are plain data: YAML tags that build "
+                          f"Python objects are not allowed.") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

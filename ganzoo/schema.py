@@ -64,10 +64,14 @@ def parse(cls: type[C], data: Any, where: str = "") -> C:
     hints = get_type_hints(cls)
     values = {}
     for name, f in fields.items():
+        default = _default(f)
+        meta = {**f.metadata, "default": default}
         if name in data:
-            values[name] = _convert(data[name], hints[name], f.metadata, _join(where, name))
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            values[name] = _convert(data[name], hints[name], meta, _join(where, name))
+        elif default is dataclasses.MISSING:
             raise RecipeError(f"Missing required key {_join(where, name)!r}: {f.metadata.get('doc', '')}")
+        elif hints[name] is Component:  # a default component is validated and filled like a given one
+            values[name] = _convert(to_dict(default), Component, meta, _join(where, name))
     return cls(**values)
 
 
@@ -87,12 +91,25 @@ def to_dict(obj: Any) -> Any:
 def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
     """(name, type, default, doc) of each option of ``cls``, for docs and ``ganzoo list``."""
     hints = get_type_hints(cls)
-    rows = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        rows.append((f.name, _type_name(hints[f.name]), to_dict(default), f.metadata.get("doc", "")))
-    return rows
+    return [(f.name, _type_name(hints[f.name]), to_dict(_default(f)), f.metadata.get("doc", ""))
+            for f in dataclasses.fields(cls)]
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def _as_component(default: Any) -> Component | None:
+    """A field default given as a Component or as its ``{name: ...}`` mapping."""
+    if isinstance(default, Component):
+        return default
+    if isinstance(default, Mapping) and isinstance(default.get("name"), str):
+        return Component(default["name"])
+    return None
 
 
 def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
@@ -115,7 +132,7 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
             raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}.")
         return value
     if tp is Component:
-        return _convert_component(value, meta["kind"], where)
+        return _convert_component(value, meta["kind"], _as_component(meta.get("default")), where)
     if dataclasses.is_dataclass(tp):
         return parse(tp, value, where)
     if origin in (list, tuple):
@@ -171,9 +188,11 @@ def _check_bounds(value: Any, meta: Mapping[str, Any], where: str) -> Any:
     return value
 
 
-def _convert_component(value: Any, kind: str, where: str) -> Component:
+def _convert_component(value: Any, kind: str, default: Any, where: str) -> Component:
     if isinstance(value, str):
         value = {"name": value}
+    if isinstance(value, Mapping) and "name" not in value and default is not None:
+        value = {"name": default.name, **value}  # options for the default plugin
     if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
         raise RecipeError(f"{where} must name a registered {kind}: either a name or a mapping with a 'name' "
                           f"key and that {kind}'s options, got {_describe(value)}.")

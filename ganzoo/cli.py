@@ -1,0 +1,93 @@
+"""The ``ganzoo`` command line.
+
+    ganzoo run RECIPE [key=value ...] [--fresh]   train (or resume) a run
+    ganzoo list [KIND]                            what is registered
+    ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
+                                                  edit the labels of images with a trained model
+
+Errors the user can fix print one message and exit with code 2; ``ganzoo --debug ...`` also shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, registry
+from .errors import GanzooError
+
+_state = {"debug": False}
+_err = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.version_option(__version__, prog_name="ganzoo")
+def cli(debug: bool) -> None:
+    """ganzoo: train, compare and share StarGAN v1, StarGAN v2 and StyleGAN-style models."""
+    _state["debug"] = debug
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("recipe", type=click.Path(path_type=str))
+@click.argument("overrides", nargs=-1)
+@click.option("--fresh", is_flag=True, help="Delete this run's checkpoints and start over.")
+def run(recipe: str, overrides: tuple[str, ...], fresh: bool) -> None:
+    """Train from RECIPE (a YAML file or a run folder), with dotted key=value OVERRIDES.
+
+    Running again on the same output_dir resumes from its newest checkpoint.
+    """
+    from .recipe import load_recipe
+    from .trainer import train
+
+    train(load_recipe(recipe, overrides), fresh=fresh, console=_err)
+
+
+@cli.command("list")
+@click.argument("kind", required=False)
+@click.argument("name", required=False)
+def list_(kind: str | None, name: str | None) -> None:
+    """List registered plugins, optionally of one KIND (generator, discriminator, style_source, loss,
+    method, dataset); with a NAME, list that plugin's recipe options."""
+    if name is not None:
+        _print_options(kind, name)
+        return
+    table = Table(title="ganzoo registry")
+    for column in ("kind", "name", "from", "description"):
+        table.add_column(column)
+    for entry in registry.entries(kind):
+        table.add_row(entry.kind, entry.name, entry.source, entry.summary)
+    Console().print(table)
+
+
+def _print_options(kind: str, name: str) -> None:
+    from .schema import describe_fields
+
+    config = getattr(registry.get(kind, name), "Config", None)
+    table = Table(title=f"options of {kind} {name!r}")
+    for column in ("option", "type", "default", "description"):
+        table.add_column(column)
+    for option, type_name, default, doc in describe_fields(config) if config else []:
+        table.add_row(option, type_name, repr(default), doc)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning user errors into one message and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="ganzoo", standalone_mode=False)
+    except GanzooError as exc:
+        if _state["debug"]:
+            raise
+        _err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _err.print("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -1,0 +1,62 @@
+"""The command line as a user meets it: exit codes, one-line errors, --debug, a real run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny.yaml"
+
+
+def ganzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "ganzoo", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_run_then_rerun_says_complete(tmp_path):
+    first = ganzoo("run", str(TINY), "train.total_iters=2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "runs" / "tiny" / "checkpoints" / "iter_0000002" / "state.json").is_file()
+    assert (tmp_path / "data" / "tiny" / "train").is_dir()  # relative paths resolve from the current directory
+    assert "iter 2/2" in first.stderr
+    again = ganzoo("run", str(TINY), "train.total_iters=2", cwd=tmp_path)
+    assert again.returncode == 0 and "is complete" in again.stderr
+    more = ganzoo("run", "runs/tiny", "train.total_iters=4", cwd=tmp_path)  # re-run from the run folder
+    assert more.returncode == 0, more.stderr
+    assert "Resuming from iteration 2" in more.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train.batch_size=0"], "train.batch_size must be >= 1"),
+    (["data.dataset=image_folder", "data.root=missing"], "missing"),
+    (["method.name=stargan_v9"], "Unknown method 'stargan_v9'"),
+])
+def test_user_errors_exit_2_with_one_message_and_no_traceback(tmp_path, args, message):
+    result = ganzoo("run", str(TINY), *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()  # nothing was written
+
+
+def test_domain_count_mismatch_is_caught_before_training(tmp_path):
+    ok = ganzoo("run", str(TINY), "train.total_iters=1", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    result = ganzoo("run", str(TINY), "data.dataset=image_folder", "data.num_domains=3", "output_dir=runs/other",
+                    cwd=tmp_path)
+    assert result.returncode == 2 and "data.num_domains" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = ganzoo("--debug", "run", str(TINY), "train.batch_size=0", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_bad_recipe_path(tmp_path):
+    result = ganzoo("run", "nope.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "Recipe not found" in result.stderr

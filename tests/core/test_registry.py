@@ -1,0 +1,69 @@
+"""Registry: registration, look-up, did-you-mean errors, entry-point discovery, `ganzoo list`."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from ganzoo import registry
+from ganzoo.cli import cli
+from ganzoo.errors import GanzooError
+
+
+@registry.register("loss", "test_only_loss")
+class _TestLoss:
+    """A loss registered by this test module."""
+
+
+def test_lookup_returns_registered_class():
+    assert registry.get("loss", "test_only_loss") is _TestLoss
+
+
+def test_unknown_name_suggests_closest():
+    with pytest.raises(GanzooError, match=r"Unknown loss 'test_only_los'.*Did you mean 'test_only_loss'"):
+        registry.get("loss", "test_only_los")
+
+
+def test_unknown_kind_lists_kinds():
+    with pytest.raises(GanzooError, match=r"Unknown registry kind 'generatr'.*Did you mean 'generator'"):
+        registry.get("generatr", "x")
+
+
+def test_double_registration_of_another_object_fails():
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register("loss", "test_only_loss")(type("Other", (), {}))
+
+
+def test_builtin_plugins_arrive_through_entry_points():
+    names = {(e.kind, e.name) for e in registry.entries()}
+    assert ("method", "stargan_v2") in names
+    assert ("generator", "stargan_v2") in names
+    assert ("style_source", "stargan_v2_mapping") in names
+    assert ("style_source", "stargan_v2_encoder") in names
+    assert ("discriminator", "stargan_v2") in names
+    assert ("loss", "r1") in names
+    assert ("dataset", "image_folder") in names and ("dataset", "synthetic") in names
+
+
+def test_entries_of_one_kind_are_sorted():
+    entries = registry.entries("loss")
+    assert entries and all(e.kind == "loss" for e in entries)
+    assert [e.name for e in entries] == sorted(e.name for e in entries)
+
+
+def test_broken_third_party_plugin_is_reported_not_fatal(monkeypatch):
+    class BrokenEntryPoint:
+        name, value = "broken", "ganzoo_missing_plugin_module"
+
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry, "_plugin_errors", [])
+    monkeypatch.setattr(registry, "entry_points", lambda group: [BrokenEntryPoint()])
+    registry.load_plugins()
+    with pytest.raises(GanzooError, match="plugin 'broken'.*failed to import"):
+        registry.get("loss", "does_not_exist")
+
+
+def test_list_command_prints_table():
+    result = CliRunner().invoke(cli, ["list", "method"])
+    assert result.exit_code == 0, result.output
+    assert "stargan_v2" in result.output and "method" in result.output
