@@ -1,0 +1,389 @@
+"""StarGAN v1 datasets: CelebA attributes, single-label folders (RaFD), their joint use, synthetic shapes.
+
+Items are ``{"x": image, "c_org": its condition vector, "c_trg": a target condition vector}``. As in
+the official loop, the targets of a batch are the batch's own labels in a random order: the sampler
+pairs every image with the label source of another position of the *global* batch, so a batch is a
+pure function of (seed, iteration) whatever the number of processes. Images are visited in a fresh
+seeded order every epoch (the official ``shuffle=True`` loader, without its short last batch).
+
+Transforms are the official ones: a horizontal flip (p 0.5, training only), a centred square crop
+(CelebA 178, RaFD 256: the official sizes), a bilinear resize to ``data.img_size``, then [-1, 1].
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, NamedTuple, Sequence
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset, Sampler, default_collate
+
+from ganzoo.data import SyntheticOptions, UnreadableImageWarning, center_crop, eval_transform, scan_split
+from ganzoo.data.sampler import DATA_STREAM
+from ganzoo.errors import DataError
+from ganzoo.registry import register
+from ganzoo.schema import option, parse, to_dict
+from ganzoo.seeding import mix_seed
+
+from .labels import LabelGroup, LabelLayout
+
+#: the official default CelebA attributes
+CELEBA_ATTRS = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
+#: seed of the official CelebA train/test shuffle (``random.seed(1234)``)
+CELEBA_SPLIT_SEED = 1234
+_EPOCH_STREAM = DATA_STREAM + 2
+_SAMPLE_STREAM = DATA_STREAM + 3
+_MAX_SEED = 2**63 - 1
+
+
+class PairKey(NamedTuple):
+    """One item: the image, the image whose labels are the target, the flip seed (None: no
+    augmentation) and the label group (which dataset, in joint training)."""
+
+    index: int
+    target: int
+    seed: int | None
+    group: int = 0
+
+
+class ShuffledPairSampler(Sampler[list[PairKey]]):
+    """Batch sampler of :class:`PairKey` lists, one per iteration from ``start_iter``, for ``DataLoader``.
+
+    Global batch ``t`` takes positions ``t*n ... t*n + n - 1`` (n = batch_size * world_size) of the
+    endless sequence of epochs, each epoch a seeded permutation of the images; targets are the labels
+    of a seeded permutation of those n positions. Process ``rank`` keeps its slice.
+    """
+
+    def __init__(self, size: int, *, batch_size: int, seed: int, start_iter: int = 0, rank: int = 0,
+                 world_size: int = 1, group: int = 0) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside [0, world_size={world_size})")
+        self.size, self.batch_size, self.seed, self.start_iter = size, batch_size, seed, start_iter
+        self.rank, self.world_size, self.group = rank, world_size, group
+        self._epoch: tuple[int, Tensor] | None = None
+
+    def __iter__(self) -> Iterator[list[PairKey]]:
+        t = self.start_iter
+        while True:
+            yield self.batch(t)
+            t += 1
+
+    def batch(self, iteration: int) -> list[PairKey]:
+        """This process's keys for ``iteration``."""
+        n = self.batch_size * self.world_size
+        positions = torch.arange(iteration * n, (iteration + 1) * n)
+        index = torch.cat([self._order(int(epoch))[chunk % self.size]
+                           for epoch, chunk in _split_by(positions, positions // self.size)])
+        generator = torch.Generator().manual_seed(mix_seed(self.seed, DATA_STREAM, iteration))
+        target = index[torch.randperm(n, generator=generator)]
+        seeds = torch.randint(_MAX_SEED, (n,), generator=generator)
+        lo = self.rank * self.batch_size
+        rows = zip(*(column[lo:lo + self.batch_size].tolist() for column in (index, target, seeds)))
+        return [PairKey(i, j, s, self.group) for i, j, s in rows]
+
+    def _order(self, epoch: int) -> Tensor:
+        """The image order of ``epoch`` (the latest one is cached)."""
+        if self._epoch is None or self._epoch[0] != epoch:
+            generator = torch.Generator().manual_seed(mix_seed(self.seed, _EPOCH_STREAM, epoch))
+            self._epoch = (epoch, torch.randperm(self.size, generator=generator))
+        return self._epoch[1]
+
+
+def _split_by(values: Tensor, keys: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """Consecutive runs of ``values`` sharing a key (keys are sorted), as (key, run) pairs."""
+    unique, counts = torch.unique_consecutive(keys, return_counts=True)
+    return list(zip(unique, values.split(counts.tolist())))
+
+
+class LabelledImages(Dataset[dict[str, Tensor]]):
+    """Images with one group of label vectors (N, size); the base of the single-dataset plugins.
+
+    Subclasses find their images, labels and label names, then call this ``__init__``. An unreadable
+    image is replaced by the next readable one, with its labels, and reported once with an
+    :class:`UnreadableImageWarning`.
+    """
+
+    batch_keys: ClassVar[tuple[str, ...]] = ("x", "c_org", "c_trg")
+    multi_label: ClassVar[bool]
+
+    def __init__(self, *, paths: Sequence[Path], labels: Tensor, domains: Sequence[str], img_size: int,
+                 crop_size: int | None, augment: bool) -> None:
+        self.paths, self.labels, self.domains = list(paths), labels.float(), tuple(domains)
+        self.img_size, self.crop_size, self.augment = img_size, crop_size, augment
+        self._unreadable: set[int] = set()
+
+    @property
+    def label_layout(self) -> LabelLayout:
+        """One label group: this dataset's."""
+        return LabelLayout((LabelGroup(len(self.domains), self.multi_label),))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: PairKey) -> dict[str, Tensor]:
+        index, image = self._read(key.index)
+        rng = random.Random(key.seed) if self.augment and key.seed is not None else None
+        if rng is not None and rng.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        x = eval_transform(center_crop(image, self.crop_size), self.img_size)
+        return {"x": x, "c_org": self.labels[index], "c_trg": self.labels[key.target]}
+
+    def batch_sampler(self, *, batch_size: int, seed: int, start_iter: int, rank: int = 0,
+                      world_size: int = 1) -> ShuffledPairSampler:
+        """Shuffled images, each with the target labels of another image of the batch."""
+        return ShuffledPairSampler(len(self), batch_size=batch_size, seed=seed, start_iter=start_iter, rank=rank,
+                                   world_size=world_size)
+
+    def sample_keys(self, n: int, seed: int, group: int = 0) -> list[PairKey]:
+        """``n`` unaugmented keys: images in a seeded order, without repeats while there are enough."""
+        generator = torch.Generator().manual_seed(mix_seed(seed, _SAMPLE_STREAM))
+        order = torch.randperm(len(self), generator=generator).repeat(math.ceil(n / len(self)))[:n].tolist()
+        return [PairKey(i, order[(k + 1) % n], None, group) for k, i in enumerate(order)]
+
+    def sample_batch(self, n: int, seed: int) -> dict[str, Tensor]:
+        """A deterministic, unaugmented batch for sample grids."""
+        return default_collate([self[key] for key in self.sample_keys(n, seed)])
+
+    def _read(self, index: int) -> tuple[int, Image.Image]:
+        """(index, RGB image) of the first readable image from ``index`` on (wrapping around)."""
+        for step in range(len(self)):
+            candidate = (index + step) % len(self)
+            if candidate in self._unreadable:
+                continue
+            try:
+                with Image.open(self.paths[candidate]) as image:
+                    return candidate, image.convert("RGB")
+            except Exception as exc:  # any decoding failure of an untrusted file: skip it, never crash the run
+                self._unreadable.add(candidate)
+                warnings.warn(f"Skipping unreadable image {self.paths[candidate]} ({len(self._unreadable)} "
+                              f"skipped so far): {exc}", UnreadableImageWarning, stacklevel=2)
+        raise DataError(f"Every image of the dataset is unreadable (first: {self.paths[0]}).")
+
+
+# --- CelebA -------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AttributeTable:
+    """A parsed ``list_attr_celeba.txt``: attribute names, image file names, and values (N, A) as bools."""
+
+    names: tuple[str, ...]
+    files: tuple[str, ...]
+    values: Tensor
+
+
+def read_attribute_file(path: str | Path) -> AttributeTable:
+    """Parse a CelebA attribute file: the image count, the attribute names, then one row per image
+    (file name and one ``1`` / ``-1`` per attribute). Raises DataError, with the line, on any deviation."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"CelebA attribute file {path} not found (data.dataset.attr_file, relative to data.root). "
+                        f"CelebA ships it as Anno/list_attr_celeba.txt; the official layout is "
+                        f"data/celeba/{{images/,list_attr_celeba.txt}} (yunjey/stargan: bash download.sh celeba).")
+    lines = [line.split() for line in path.read_text(errors="replace").splitlines()]
+    if len(lines) < 2 or len(lines[0]) != 1 or not lines[0][0].isdigit() or not lines[1]:
+        raise DataError(f"{path} is not a CelebA attribute file: line 1 must be the number of images and line 2 "
+                        f"the attribute names.")
+    names = tuple(lines[1])
+    rows = [(number, fields) for number, fields in enumerate(lines[2:], start=3) if fields]
+    files, values = [], []
+    for number, fields in rows:
+        if len(fields) != len(names) + 1:
+            raise DataError(f"{path}, line {number}: expected a file name and {len(names)} values (1 or -1), got "
+                            f"{len(fields)} fields.")
+        bad = next((v for v in fields[1:] if v not in ("1", "-1")), None)
+        if bad is not None:
+            raise DataError(f"{path}, line {number}: attribute values must be 1 or -1, got {bad!r}.")
+        files.append(fields[0])
+        values.append([v == "1" for v in fields[1:]])
+    if int(lines[0][0]) != len(files):
+        raise DataError(f"{path}: line 1 says {lines[0][0]} images but the file lists {len(files)}. Fix the count "
+                        f"(or the rows).")
+    return AttributeTable(names, tuple(files), torch.tensor(values, dtype=torch.bool).reshape(len(files), len(names)))
+
+
+def select_attributes(table: AttributeTable, attrs: Sequence[str], where: str) -> Tensor:
+    """Columns ``attrs`` of the table as float labels (N, len(attrs)); DataError for an unknown name."""
+    for name in attrs:
+        if name not in table.names:
+            close = difflib.get_close_matches(name, table.names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise DataError(f"Unknown CelebA attribute {name!r} in {where}.{hint} The attribute file lists: "
+                            f"{', '.join(table.names)}.")
+    return table.values[:, [table.names.index(name) for name in attrs]].float()
+
+
+@register("dataset", "celeba")
+class CelebADataset(LabelledImages):
+    """CelebA with selected binary attributes: ROOT/list_attr_celeba.txt and ROOT/images/, official split.
+
+    Splits ``train`` and ``test``: rows are shuffled by Python's ``random.seed(1234)`` shuffle, as
+    officially, and the first ``test_images`` go to ``test``.
+    """
+
+    multi_label = True
+
+    @dataclass
+    class Config:
+        """Options of the CelebA dataset."""
+
+        attrs: list[str] = option(CELEBA_ATTRS, "Attributes to learn, in label order (data.num_domains of them).")
+        attr_file: str = option("list_attr_celeba.txt", "Attribute file, relative to data.root.")
+        image_dir: str = option("images", "Folder of the aligned images, relative to data.root.")
+        crop_size: int = option(178, "Centred square crop before resizing (official: 178).", min=1)
+        test_images: int = option(1999, "Images of the test split (official: 1999).", min=0)
+
+    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True, **options: Any) -> None:
+        c = parse(self.Config, options, "data.dataset")
+        _check_attrs(c.attrs, num_domains, "data.dataset.attrs")
+        if split not in ("train", "test"):
+            raise DataError(f"CelebA has the splits 'train' and 'test', not {split!r}.")
+        root = Path(root)
+        table = read_attribute_file(root / c.attr_file)
+        labels = select_attributes(table, c.attrs, "data.dataset.attrs")
+        order = list(range(len(table.files)))
+        random.Random(CELEBA_SPLIT_SEED).shuffle(order)
+        rows = order[:c.test_images] if split == "test" else order[c.test_images:]
+        if not rows:
+            raise DataError(f"The CelebA {split} split is empty: {root / c.attr_file} lists {len(order)} images and "
+                            f"data.dataset.test_images={c.test_images}.")
+        image_dir = root / c.image_dir
+        paths = [image_dir / table.files[i] for i in rows]
+        if not paths[0].is_file():
+            raise DataError(f"{paths[0]}, listed in {root / c.attr_file}, does not exist. Put the aligned CelebA "
+                            f"images in {image_dir} (data.dataset.image_dir).")
+        super().__init__(paths=paths, labels=labels[rows], domains=c.attrs, img_size=img_size, crop_size=c.crop_size,
+                         augment=augment)
+
+
+def _check_attrs(attrs: Sequence[str], num_domains: int, where: str) -> None:
+    if not attrs:
+        raise DataError(f"{where} is empty: select at least one CelebA attribute.")
+    repeated = sorted({a for a in attrs if list(attrs).count(a) > 1})
+    if repeated:
+        raise DataError(f"{where} lists {', '.join(repeated)} more than once.")
+    if len(attrs) != num_domains:
+        raise DataError(f"data.num_domains={num_domains} but {where} selects {len(attrs)} attributes "
+                        f"({', '.join(attrs)}); the label size is the number of attributes. "
+                        f"Set data.num_domains={len(attrs)}.")
+
+
+# --- single-label folders (RaFD) ----------------------------------------------------------------------------------
+
+@register("dataset", "label_folder")
+class LabelFolderDataset(LabelledImages):
+    """One class per folder, ROOT/<split>/<class>/*.jpg (RaFD: ROOT/{train,test}/<expression>/); labels
+    are one-hot in sorted folder order (torchvision ImageFolder's, as officially)."""
+
+    multi_label = False
+
+    @dataclass
+    class Config:
+        """Options of the label-folder dataset."""
+
+        crop_size: int | None = option(None, "Centred square crop before resizing; null: the largest square "
+                                             "(official RaFD: 256, on 256-pixel faces).", min=1)
+
+    def __init__(self, *, root: str | Path, img_size: int, num_domains: int | None, split: str = "train",
+                 augment: bool = True, **options: Any) -> None:
+        c = parse(self.Config, options, "data.dataset")
+        folders = scan_split(root, split, num_domains)
+        classes = torch.tensor([label for label, paths in enumerate(folders.images) for _ in paths])
+        super().__init__(paths=[p for paths in folders.images for p in paths],
+                         labels=torch.nn.functional.one_hot(classes, len(folders.domains)), domains=folders.domains,
+                         img_size=img_size, crop_size=c.crop_size, augment=augment)
+
+
+@register("dataset", "synthetic_labels")
+class SyntheticLabelsDataset(LabelFolderDataset):
+    """The generated shapes dataset as single-label classes (class = shape + colour); nothing to download."""
+
+    @dataclass
+    class Config(SyntheticOptions, LabelFolderDataset.Config):
+        """Options of the synthetic label dataset (changing a generation option regenerates ROOT)."""
+
+    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True, **options: Any) -> None:
+        c = parse(self.Config, options, "data.dataset")
+        c.generate(root, num_domains)
+        super().__init__(root=root, img_size=img_size, num_domains=num_domains, split=split, augment=augment,
+                         crop_size=c.crop_size)
+
+
+# --- joint training with the mask vector --------------------------------------------------------------------------
+
+class JointSampler(Sampler[list[PairKey]]):
+    """Alternates the datasets: iteration ``t`` is batch ``t // k`` of dataset ``t % k`` (k datasets)."""
+
+    def __init__(self, samplers: Sequence[ShuffledPairSampler], start_iter: int) -> None:
+        self.samplers, self.start_iter = list(samplers), start_iter
+
+    def __iter__(self) -> Iterator[list[PairKey]]:
+        t, k = self.start_iter, len(self.samplers)
+        while True:
+            yield self.samplers[t % k].batch(t // k)
+            t += 1
+
+
+@register("dataset", "joint")
+class JointDataset(Dataset[dict[str, Tensor]]):
+    """CelebA attributes + RaFD classes with the mask vector, alternating datasets per iteration (the paper's
+    joint training). Labels: the CelebA attributes, then the RaFD classes (data.num_domains counts both)."""
+
+    batch_keys = LabelledImages.batch_keys
+
+    @dataclass
+    class Config:
+        """Options of the joint dataset."""
+
+        celeba_root: str = option("celeba", "CelebA folder, relative to data.root (or absolute).")
+        rafd_root: str = option("RaFD", "RaFD (or any label-folder dataset) folder, relative to data.root.")
+        celeba: CelebADataset.Config = option(CelebADataset.Config(), "Options of the CelebA part.")
+        rafd: LabelFolderDataset.Config = option(LabelFolderDataset.Config(crop_size=256),
+                                                 "Options of the RaFD part.")
+
+    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True, **options: Any) -> None:
+        c = parse(self.Config, options, "data.dataset")
+        root = Path(root)
+        rafd = LabelFolderDataset(root=root / c.rafd_root, img_size=img_size, num_domains=None, split=split,
+                                  augment=augment, crop_size=c.rafd.crop_size)
+        attrs = c.celeba.attrs
+        if len(attrs) + len(rafd.domains) != num_domains:
+            raise DataError(f"data.num_domains={num_domains}, but joint training has {len(attrs)} CelebA attributes "
+                            f"(data.dataset.celeba.attrs) + {len(rafd.domains)} RaFD classes (folders of "
+                            f"{root / c.rafd_root / split}). Set data.num_domains={len(attrs) + len(rafd.domains)}.")
+        celeba = CelebADataset(root=root / c.celeba_root, img_size=img_size, num_domains=len(attrs), split=split,
+                               augment=augment, **to_dict(c.celeba))
+        self.parts: tuple[LabelledImages, ...] = (celeba, rafd)
+        self.domains = celeba.domains + rafd.domains
+        self.label_layout = LabelLayout(tuple(part.label_layout.groups[0] for part in self.parts))
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def __getitem__(self, key: PairKey) -> dict[str, Tensor]:
+        item = self.parts[key.group][key]
+        for name in ("c_org", "c_trg"):
+            item[name] = self.label_layout.encode(key.group, item[name][None])[0]
+        return item
+
+    def batch_sampler(self, *, batch_size: int, seed: int, start_iter: int, rank: int = 0,
+                      world_size: int = 1) -> JointSampler:
+        """CelebA batches at even iterations, RaFD batches at odd ones, each dataset with its own order."""
+        return JointSampler([ShuffledPairSampler(len(part), batch_size=batch_size, seed=mix_seed(seed, group),
+                                                 rank=rank, world_size=world_size, group=group)
+                             for group, part in enumerate(self.parts)], start_iter)
+
+    def sample_batch(self, n: int, seed: int) -> dict[str, Tensor]:
+        """The first half from CelebA, the rest from RaFD."""
+        first = math.ceil(n / 2)
+        keys = self.parts[0].sample_keys(first, seed, 0) + self.parts[1].sample_keys(n - first, seed, 1)
+        return default_collate([self[key] for key in keys])

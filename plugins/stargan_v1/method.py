@@ -1,0 +1,216 @@
+"""StarGAN v1 training (Choi et al., CVPR 2018): WGAN-GP with domain classification and reconstruction.
+
+Two phases, as the official loop runs them:
+
+1. ``d`` (every iteration): the discriminator learns real vs ``G(x, c_trg)`` (WGAN), the real images'
+   labels (classification), and the gradient penalty on real/fake interpolates.
+2. ``g`` (every ``n_critic``-th iteration of each dataset): the generator learns to fool D, to make D
+   classify its output as ``c_trg``, and to reconstruct ``x`` from ``G(G(x, c_trg), c_org)``.
+
+``d = real + fake + λcls·cls + λgp·gp`` and ``g = fake + λrec·rec + λcls·cls``. Targets ``c_trg`` are the
+batch's own labels in a random order (drawn by the dataset's sampler). Learning rates decay linearly to
+zero over the last ``lr_decay_iters`` iterations, as the paper describes (``lr_decay: paper``);
+``lr_decay: official`` reproduces the official code's slip, which subtracts ``lr / lr_decay_iters``
+per update and so ends at 0.999·lr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.errors import GanzooError, RecipeError
+from ganzoo.images import column_grid
+from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
+from ganzoo.registry import register
+from ganzoo.schema import Component, option
+
+from .edit import edited_condition, grid_conditions
+from .labels import LabelGroup, LabelLayout
+
+
+@register("method", "stargan_v1")
+class StarGANv1(TrainingMethod):
+    """StarGAN v1: one label-conditioned generator for all attribute / class translations."""
+
+    @dataclass
+    class Config:
+        generator: Component = option(Component("stargan_v1"), "Generator G(x, c).", kind="generator")
+        discriminator: Component = option(Component("stargan_v1"), "PatchGAN discriminator D(x) -> (src, cls).",
+                                          kind="discriminator")
+        adversarial_loss: Component = option(Component("wgan"), "Adversarial loss.", kind="loss")
+        regularizer: Component = option(Component("gradient_penalty"), "Discriminator regularizer.", kind="loss")
+        multi_label: bool = option(True, "Labels are independent binary attributes (CelebA; BCE) rather than "
+                                         "exclusive classes (RaFD, label folders; cross-entropy).")
+        c2_dim: int = option(0, "Joint training with the mask vector: classes of the second, single-label "
+                                "dataset (RaFD: 8), counted in data.num_domains; 0: one dataset.", min=0)
+        lambda_cls: float = option(1.0, "Weight of the domain classification losses.", min=0.0)
+        lambda_rec: float = option(10.0, "Weight of the reconstruction loss.", min=0.0)
+        lambda_gp: float = option(10.0, "Weight of the gradient penalty.", min=0.0)
+        n_critic: int = option(5, "Discriminator steps per generator step (per dataset in joint training).", min=1)
+        g_lr: float = option(1e-4, "Adam learning rate of the generator.", min=0.0)
+        d_lr: float = option(1e-4, "Adam learning rate of the discriminator.", min=0.0)
+        beta1: float = option(0.5, "Adam beta1.", min=0.0, max=1.0)
+        beta2: float = option(0.999, "Adam beta2.", min=0.0, max=1.0)
+        lr_decay: Literal["paper", "official"] = option(
+            "paper", "paper: linear decay to 0; official: the official code's near-constant decay (to 0.999 lr).")
+        lr_decay_start: int = option(100000, "Iteration after which the learning rates decay "
+                                             "(official: num_iters - num_iters_decay).", min=0)
+        lr_decay_iters: int = option(100000, "Iterations over which they reach 0 (set start + iters = "
+                                             "train.total_iters).", min=1)
+        lr_update_step: int = option(1000, "The learning rates change every this many iterations.", min=1)
+
+    ema_networks = ()
+    inference_networks = ("generator", "discriminator")  # D's classifier predicts the labels not edited
+    batch_keys = ("x", "c_org", "c_trg")
+
+    def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
+        super().__init__(config, img_size=img_size, num_domains=num_domains)
+        c = config
+        if c.c2_dim >= num_domains:
+            raise RecipeError(f"method.c2_dim={c.c2_dim} leaves no label for the first dataset: data.num_domains="
+                              f"{num_domains} counts both datasets' labels (CelebA 5 + RaFD 8 = 13).")
+        first = LabelGroup(num_domains - c.c2_dim, c.multi_label)
+        self.layout = LabelLayout((first, LabelGroup(c.c2_dim, False)) if c.c2_dim else (first,))
+        self.label_names: tuple[str, ...] | None = None
+        self.networks = nn.ModuleDict({
+            "generator": c.generator.build("generator", img_size=img_size, c_dim=self.layout.condition_dim),
+            "discriminator": c.discriminator.build("discriminator", img_size=img_size,
+                                                   c_dim=self.layout.num_classes),
+        })
+        self.adversarial_loss = c.adversarial_loss.build("loss")
+        self.regularizer = c.regularizer.build("loss")
+        self.lr_scale = 1.0
+        self._base_lrs = {"generator": c.g_lr, "discriminator": c.d_lr}
+        self._optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    def use_dataset(self, dataset: Any) -> None:
+        """Check the dataset's label layout against the method's; keep its label names for sample grids."""
+        layout = getattr(dataset, "label_layout", None)
+        if layout != self.layout:
+            raise GanzooError(f"The dataset's labels ({_describe(layout)}) do not fit method stargan_v1 "
+                              f"({_describe(self.layout)}). Set method.multi_label (true for attributes, false for "
+                              f"classes) and method.c2_dim (joint training: the second dataset's classes) to match "
+                              f"data.dataset.")
+        self.label_names = tuple(dataset.domains)
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        betas = (self.config.beta1, self.config.beta2)
+        self._optimizers = {name: torch.optim.Adam(self.networks[name].parameters(), lr=lr, betas=betas)
+                            for name, lr in self._base_lrs.items()}
+        return self._optimizers
+
+    def phases(self) -> list[Phase]:
+        return [Phase("d", ("discriminator",), self._discriminator_loss),
+                Phase("g", ("generator",), self._generator_loss, when=self.is_generator_step)]
+
+    def is_generator_step(self, iteration: int) -> bool:
+        """Whether ``iteration`` ends with a G step: every ``n_critic``-th D step of its dataset (datasets
+        alternate per iteration in joint training)."""
+        return (iteration // len(self.layout.groups) + 1) % self.config.n_critic == 0
+
+    def end_iteration(self, iteration: int) -> None:
+        """Set the learning rates for the next iteration."""
+        self._set_lr_scale(self.lr_after(iteration + 1))
+
+    def lr_after(self, done: int) -> float:
+        """Learning-rate factor after ``done`` iterations: decays at every ``lr_update_step``-th iteration
+        past ``lr_decay_start``; linearly to 0 (paper) or by ``1 / lr_decay_iters`` per update (official)."""
+        c = self.config
+        updates = max(0, done // c.lr_update_step - c.lr_decay_start // c.lr_update_step)
+        step = c.lr_update_step if c.lr_decay == "paper" else 1
+        return max(0.0, 1.0 - updates * step / c.lr_decay_iters)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"lr_scale": self.lr_scale}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._set_lr_scale(float(state["lr_scale"]))
+
+    def _set_lr_scale(self, scale: float) -> None:
+        self.lr_scale = scale
+        for name, optimizer in self._optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = self._base_lrs[name] * scale
+
+    def _discriminator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
+        c = self.config
+        generator, discriminator = self.networks["generator"], self.networks["discriminator"]
+        x_real, c_org, c_trg = batch["x"], batch["c_org"], batch["c_trg"]
+        if self.regularizer.needs_real_grad:
+            x_real = x_real.detach().requires_grad_(True)
+        real_src, real_cls = discriminator(x_real)
+        loss_real = self.adversarial_loss.real(real_src)
+        loss_cls = self.layout.classification_loss(real_cls, c_org)
+        with torch.no_grad():
+            x_fake = generator(x_real, c_trg)
+        loss_fake = self.adversarial_loss.fake(discriminator(x_fake)[0])
+        loss_gp = self.regularizer(discriminator=lambda x: discriminator(x)[0], real=x_real, fake=x_fake,
+                                   real_logits=real_src, rand=ctx.rand)
+        total = loss_real + loss_fake + c.lambda_cls * loss_cls + c.lambda_gp * loss_gp
+        return total, {"real": loss_real, "fake": loss_fake, "cls": loss_cls, "gp": loss_gp}
+
+    def _generator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
+        c = self.config
+        generator, discriminator = self.networks["generator"], self.networks["discriminator"]
+        x_real, c_org, c_trg = batch["x"], batch["c_org"], batch["c_trg"]
+        x_fake = generator(x_real, c_trg)
+        fake_src, fake_cls = discriminator(x_fake)
+        terms = {  # in the official order
+            "fake": self.adversarial_loss.generator(fake_src),
+            "cls": self.layout.classification_loss(fake_cls, c_trg),
+            "rec": torch.mean(torch.abs(x_real - generator(x_fake, c_org))),
+        }
+        return terms["fake"] + c.lambda_rec * terms["rec"] + c.lambda_cls * terms["cls"], terms
+
+    @torch.no_grad()
+    def sample_grids(self, networks: Mapping[str, nn.Module], batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        """``translations``: the official test grid of the fixed batch (its labels as sources)."""
+        sources = [batch["c_org"][:, self.layout.block(g)] for g in range(len(self.layout.groups))]
+        generator = networks["generator"]
+        with eval_mode(generator):
+            columns = [generator(batch["x"], cond) for cond in grid_conditions(self.layout, sources, self.label_names)]
+        return {"translations": column_grid([batch["x"], *columns])}
+
+    @torch.no_grad()
+    def edit(self, images: Tensor, changes: Mapping[str, float], names: Sequence[str]) -> list[Tensor]:
+        """``[G(images, edited labels)]``: the labels the discriminator predicts, with ``changes`` applied."""
+        condition = edited_condition(self.layout, self.predict_labels(images), changes, names)
+        with eval_mode(self.networks["generator"]):
+            return [self.networks["generator"](images, condition)]
+
+    @torch.no_grad()
+    def edit_grid(self, images: Tensor, names: Sequence[str]) -> list[Tensor]:
+        """The official test grid's translations of ``images``, from the labels the discriminator predicts."""
+        conditions = grid_conditions(self.layout, self.predict_labels(images), names)
+        with eval_mode(self.networks["generator"]):
+            return [self.networks["generator"](images, cond) for cond in conditions]
+
+    @torch.no_grad()
+    def predict_labels(self, images: Tensor) -> list[Tensor]:
+        """Group-local labels of ``images`` as the discriminator's classifier sees them, one tensor per group."""
+        logits = self.networks["discriminator"](images)[1]
+        return [self.layout.predict(logits, g) for g in range(len(self.layout.groups))]
+
+    def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
+        """Random images and first-group labels, targets a permutation of them (as the sampler draws)."""
+        def draw(fn: Any, *args: Any) -> Tensor:
+            return fn(*args, generator=generator, device=generator.device).to(device)
+
+        size = self.layout.groups[0].size
+        if self.layout.groups[0].multi_label:
+            labels = draw(torch.randint, 2, (batch_size, size)).float()
+        else:
+            labels = self.layout.one_hot(0, draw(torch.randint, size, (batch_size,)))
+        c_org = self.layout.encode(0, labels)
+        x = draw(torch.rand, (batch_size, 3, self.img_size, self.img_size)).mul(2).sub(1)
+        return {"x": x, "c_org": c_org, "c_trg": c_org[draw(torch.randperm, batch_size)]}
+
+
+def _describe(layout: LabelLayout | None) -> str:
+    if layout is None:
+        return "none: not a StarGAN v1 dataset (celeba, label_folder, synthetic_labels, joint)"
+    return " + ".join(f"{g.size} {'attributes' if g.multi_label else 'classes'}" for g in layout.groups)
