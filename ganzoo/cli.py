@@ -1,6 +1,8 @@
 """The ``ganzoo`` command line.
 
     ganzoo run RECIPE [key=value ...] [--fresh]   train (or resume) a run
+    ganzoo bench RECIPE [key=value ...] [--iters N] [--warmup W]
+                                                  time training iterations on random inputs (one JSON line)
     ganzoo list [KIND]                            what is registered
     ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
                                                   edit the labels of images with a trained model
@@ -45,6 +47,44 @@ def run(recipe: str, overrides: tuple[str, ...], fresh: bool) -> None:
     from .trainer import train
 
     train(load_recipe(recipe, overrides), fresh=fresh, console=_err)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("recipe", type=click.Path(path_type=str))
+@click.argument("overrides", nargs=-1)
+@click.option("--iters", type=click.IntRange(min=1), default=5, show_default=True, help="Timed iterations.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Untimed iterations first (allocation, compilation).")
+def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int) -> None:
+    """Time training iterations of RECIPE's model on random inputs (no dataset needed).
+
+    Prints one JSON line on stdout (s_per_iter, img_per_s, peak_rss_mb, ...); a table on stderr when it
+    is a terminal.
+    """
+    import json
+
+    from .bench import bench as run_bench, print_table
+    from .recipe import load_recipe
+
+    result = run_bench(load_recipe(recipe, overrides), iters=iters, warmup=warmup)
+    if _err.is_terminal:
+        print_table(result, _err)
+    click.echo(json.dumps(result))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=str))
+@click.option("--source", required=True, type=click.Path(path_type=str), help="An image, or a folder of images.")
+@click.option("--attrs", help="Label changes NAME=VALUE[,NAME=VALUE...], e.g. Blond_Hair=1,Male=0. Labels not "
+                              "named keep the value the model's classifier predicts for the source image.")
+@click.option("--grid", is_flag=True, help="The test grid instead: each single-label change in turn.")
+@click.option("--out", required=True, type=click.Path(path_type=str),
+              help="Output PNG: one row per source image, the source first.")
+def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str) -> None:
+    """Edit the labels (attributes, classes) of images with RUN_DIR's exported model (RUN_DIR/model/)."""
+    from .translate import translate as run_translate
+
+    _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
 
 
 @cli.command("list")

@@ -93,7 +93,7 @@ class StarGANv2(TrainingMethod):
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         return {name: torch.optim.Adam(net.parameters(), lr=c.f_lr if name == "mapping_network" else c.lr,
-                                       betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
+                                       betas=(c.beta1, c.beta2), weight_decay=c.weight_decay, fused=True)
                 for name, net in self.networks.items()}
 
     def phases(self) -> list[Phase]:
@@ -136,11 +136,11 @@ class StarGANv2(TrainingMethod):
             x_fake = generator(x_real, self._target_style(batch, ctx, guide, 0))
         if self.regularizer.needs_real_grad:
             x_real = x_real.detach().requires_grad_(True)
-        real_logits = discriminator(x_real, y_org)
+        real_logits = discriminator(x_real, y_org).float()
         loss_real = self.adversarial_loss.real(real_logits)
         loss_reg = self.regularizer(discriminator=lambda x: discriminator(x, y_org), real=x_real, fake=x_fake,
                                     real_logits=real_logits)
-        loss_fake = self.adversarial_loss.fake(discriminator(x_fake, y_trg))
+        loss_fake = self.adversarial_loss.fake(discriminator(x_fake, y_trg).float())
         total = loss_real + loss_fake + self.config.lambda_reg * loss_reg
         return total, {"real": loss_real, "fake": loss_fake, "reg": loss_reg}
 
@@ -152,11 +152,13 @@ class StarGANv2(TrainingMethod):
         x_fake = generator(x_real, s_trg)
         with torch.no_grad():
             x_fake2 = generator(x_real, self._target_style(batch, ctx, guide, 1))
-        terms = {  # evaluated in this order, the official one (it fixes the order gradients are summed in)
-            "adv": self.adversarial_loss.generator(self.networks["discriminator"](x_fake, y_trg)),
-            "sty": torch.mean(torch.abs(encoder(x_fake, y_trg) - s_trg)),
-            "ds": torch.mean(torch.abs(x_fake - x_fake2)),
-            "cyc": torch.mean(torch.abs(generator(x_fake, encoder(x_real, y_org)) - x_real)),
+        # Evaluated in this order, the official one (it fixes the order gradients are summed in). Network outputs
+        # enter the losses as float32 (.float() is a no-op without mixed precision).
+        terms = {
+            "adv": self.adversarial_loss.generator(self.networks["discriminator"](x_fake, y_trg).float()),
+            "sty": torch.mean(torch.abs(encoder(x_fake, y_trg).float() - s_trg.float())),
+            "ds": torch.mean(torch.abs(x_fake.float() - x_fake2.float())),
+            "cyc": torch.mean(torch.abs(generator(x_fake, encoder(x_real, y_org)).float() - x_real)),
         }
         total = terms["adv"] + c.lambda_sty * terms["sty"] - self.lambda_ds * terms["ds"] + c.lambda_cyc * terms["cyc"]
         return total, terms

@@ -1,0 +1,98 @@
+"""``ganzoo bench``: how fast a recipe's model trains, on random inputs, with no dataset.
+
+It builds the recipe's training method, networks, optimizers and EMA copies exactly as ``ganzoo run``
+does (same Accelerator, same mixed precision, same device), draws one batch of random tensors with the
+shapes the dataset would give (``TrainingMethod.random_batch``), then runs ``warmup`` untimed and
+``iters`` timed iterations through :func:`ganzoo.method.run_iteration`, the trainer's own step. A bench
+iteration runs every phase of the method once (StarGAN v2: its four phases and the EMA update; StarGAN
+v1: one D step and one G step, whatever ``n_critic`` says), so it measures the family's whole cycle.
+
+The result is one JSON object (see :func:`bench`); the CLI prints it on a line of its own on stdout.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from rich.console import Console
+from rich.table import Table
+
+from .interfaces import count_parameters
+from .method import StepContext, run_iteration
+from .recipe import Recipe
+from .trainer import prepare_training, seeded_method
+
+DTYPES = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
+    """Time ``iters`` training iterations of ``recipe``'s model after ``warmup`` untimed ones.
+
+    Returns ``s_per_iter`` (median), ``s_per_iter_min``, ``img_per_s`` (batch / median), ``warmup_s``
+    (all warm-up iterations, compilation included), ``peak_rss_mb`` (peak resident memory of this process
+    so far), ``peak_gpu_mb`` (on CUDA), ``device``, ``threads``, ``dtype``, ``params`` (network name ->
+    parameter count) and the sizes that were timed.
+    """
+    cfg = recipe.train
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    device = accelerator.device
+    method = seeded_method(recipe)
+    networks, optimizers, ema = prepare_training(method, cfg, device)
+    batch = method.random_batch(cfg.batch_size, device, torch.Generator().manual_seed(cfg.seed))
+    phases = method.phases()
+    # torch.cpu, torch.cuda, torch.mps and torch.xpu all have synchronize(): wait for queued work
+    synchronize = getattr(torch, device.type).synchronize
+    times = []
+    for iteration in range(warmup + iters):
+        ctx = StepContext(iteration=iteration, seed=cfg.seed, device=device, local_batch=cfg.batch_size)
+        tic = time.perf_counter()
+        run_iteration(method, phases, networks, optimizers, ema, batch, ctx, autocast=accelerator.autocast,
+                      backward=accelerator.backward)
+        synchronize()
+        times.append(time.perf_counter() - tic)
+    timed = times[warmup:]
+    result: dict[str, Any] = {
+        "method": recipe.method.name,
+        "img_size": recipe.data.img_size,
+        "num_domains": recipe.data.num_domains,
+        "batch_size": cfg.batch_size,
+        "iters": iters,
+        "warmup": warmup,
+        "s_per_iter": statistics.median(timed),
+        "s_per_iter_min": min(timed),
+        "img_per_s": cfg.batch_size / statistics.median(timed),
+        "warmup_s": sum(times[:warmup]),
+        # ru_maxrss is in KiB on Linux
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "dtype": DTYPES[cfg.mixed_precision],
+        "params": {name: count_parameters(net) for name, net in networks.items()},
+    }
+    if device.type == "cuda":
+        result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
+
+
+def print_table(result: dict[str, Any], console: Console) -> None:
+    """The result as a rich table, for people."""
+    table = Table(title=f"ganzoo bench: {result['method']}, {result['img_size']} px, "
+                        f"batch {result['batch_size']}, {result['dtype']}, {result['device']}, "
+                        f"{result['threads']} threads")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("s / iteration (median)", f"{result['s_per_iter']:.3f}")
+    table.add_row("s / iteration (min)", f"{result['s_per_iter_min']:.3f}")
+    table.add_row("images / s", f"{result['img_per_s']:.2f}")
+    table.add_row(f"warm-up ({result['warmup']} iterations), s", f"{result['warmup_s']:.1f}")
+    table.add_row("peak resident memory, MB", f"{result['peak_rss_mb']:.0f}")
+    if "peak_gpu_mb" in result:
+        table.add_row("peak GPU memory, MB", f"{result['peak_gpu_mb']:.0f}")
+    for name, count in result["params"].items():
+        table.add_row(f"parameters: {name}", f"{count:,}")
+    console.print(table)
