@@ -83,14 +83,16 @@ class Regularizer(Loss):
 
     Arguments are keywords so each regularizer takes what it needs: ``discriminator`` (a callable
     ``x -> logits``), ``real`` and ``fake`` images, ``real_logits`` (computed from a ``real`` that
-    requires grad).
+    requires grad), ``rand`` (``StepContext.rand``: uniform per-sample draws seeded per iteration, for
+    regularizers that sample, such as WGAN-GP's interpolation weights).
     """
 
     needs_real_grad: bool = False
 
     @abstractmethod
     def forward(self, *, discriminator: Callable[[Tensor], Tensor], real: Tensor,
-                fake: Tensor | None = None, real_logits: Tensor | None = None) -> Tensor: ...
+                fake: Tensor | None = None, real_logits: Tensor | None = None,
+                rand: Callable[..., Tensor] | None = None) -> Tensor: ...
 
 
 def count_parameters(module: nn.Module) -> int:

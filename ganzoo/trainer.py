@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +39,8 @@ from .data import build_train_loader, fixed_batch, has_split
 from .ema import EMA
 from .errors import GanzooError
 from .images import save_png, to_numpy, to_pil
-from .method import StepContext, TrainingMethod, run_phase
-from .recipe import RESOLVED_NAME, Recipe, dump_recipe
+from .method import StepContext, TrainingMethod, run_iteration
+from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
 from .schema import to_dict
 
 # Python module each Accelerate tracker needs, for a clear message when it is missing.
@@ -72,6 +75,23 @@ def build_method(recipe: Recipe) -> TrainingMethod:
     return cls(recipe.method.options, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
 
 
+def seeded_method(recipe: Recipe) -> TrainingMethod:
+    """The recipe's training method, initialised from ``train.seed`` after applying ``train.deterministic``."""
+    if recipe.train.deterministic:
+        torch.use_deterministic_algorithms(True)
+    set_seed(recipe.train.seed)
+    return build_method(recipe)
+
+
+def prepare_training(method: TrainingMethod, cfg: TrainConfig,
+                     device: torch.device) -> tuple[nn.ModuleDict, dict[str, torch.optim.Optimizer], EMA]:
+    """The method's networks on ``device``, their optimizers and EMA copies, as every training iteration uses them."""
+    networks = method.networks.to(device)
+    optimizers = method.make_optimizers()
+    ema = EMA({name: networks[name] for name in method.ema_networks}, beta=cfg.ema_beta)
+    return networks, optimizers, ema
+
+
 def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None,
           record_losses: bool = False) -> RunSummary:
     """Train (or resume) the run described by ``recipe``. Returns a summary of what was done."""
@@ -80,9 +100,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     output_dir = Path(recipe.output_dir)
     _check_tracker(cfg.log_with)
 
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision,
-                              log_with=None if cfg.log_with == "none" else cfg.log_with,
-                              project_dir=str(output_dir))
+    accelerator = _accelerator(cfg, output_dir)
     main = accelerator.is_main_process
     # Everything a user can get wrong is checked before anything is written (a generated dataset is
     # written by the main process first).
@@ -90,15 +108,10 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         dataset = build_dataset(recipe, "train", augment=True)
         sample_source = build_dataset(recipe, "val" if has_split(recipe.data.root, "val") else "train",
                                       augment=False)
-    if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
-    set_seed(cfg.seed)
-    method = build_method(recipe)
+    method = seeded_method(recipe)
     _check_batch_keys(method, dataset)
     method.use_dataset(dataset)
-    networks = method.networks.to(accelerator.device)
-    optimizers = method.make_optimizers()
-    ema = EMA({name: networks[name] for name in method.ema_networks}, beta=cfg.ema_beta)
+    networks, optimizers, ema = prepare_training(method, cfg, accelerator.device)
 
     checkpoints_dir = output_dir / "checkpoints"
     start = 0
@@ -121,6 +134,9 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     if main:
         output_dir.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, output_dir / RESOLVED_NAME)
+        console.print(f"Training {recipe.method.name} on {accelerator.num_processes} process(es), device "
+                      f"{accelerator.device}, mixed precision {cfg.mixed_precision}, global batch "
+                      f"{cfg.batch_size * accelerator.num_processes}; run folder {output_dir}")
     if cfg.log_with != "none":
         accelerator.init_trackers(output_dir.name, config=_flat(recipe.to_dict()))
 
@@ -157,20 +173,13 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     iteration = start
     tic = time.perf_counter()
     try:
-        with progress:
+        with progress, _StopRequest(console) as stop:
             for iteration in range(start, cfg.total_iters):
                 batch = _to_device(next(loader), accelerator.device)
-                ctx = context(iteration)
-                terms: dict[str, torch.Tensor] = {}
-                for phase in phases:
-                    if not phase.runs_at(iteration):
-                        continue
-                    out = run_phase(phase, networks, optimizers, batch, ctx, autocast=accelerator.autocast,
-                                    backward=accelerator.backward, sync_gradients=sync)
-                    terms.update({f"{phase.name}/{k}": v for k, v in out.items()})
-                method.end_iteration(iteration)
-                ema.update()
-                done = iteration + 1
+                terms = run_iteration(method, [p for p in phases if p.runs_at(iteration)], networks, optimizers,
+                                      ema, batch, context(iteration), autocast=accelerator.autocast,
+                                      backward=accelerator.backward, sync_gradients=sync)
+                done = summary.end_iteration = iteration + 1
                 meter.add(terms)
                 if record_losses:
                     summary.losses.append({k: float(v) for k, v in terms.items()})
@@ -188,14 +197,14 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
                 progress.update(task, completed=done)
                 if done % cfg.sample_every == 0 or done == cfg.total_iters:
                     write_samples(done)
-                if done % cfg.save_every == 0 or done == cfg.total_iters:
+                saved = done % cfg.save_every == 0 or done == cfg.total_iters
+                if saved:
                     save(done)
-                summary.end_iteration = done
-    except KeyboardInterrupt:
-        if summary.end_iteration > start:
-            save(summary.end_iteration)
-        raise GanzooError(f"Interrupted at iteration {summary.end_iteration}; a checkpoint was saved. "
-                          f"Run the same command again to resume.") from None
+                if stop.agreed(accelerator.num_processes, accelerator.device):
+                    if not saved:
+                        save(done)
+                    raise GanzooError(f"Interrupted after iteration {done}; a checkpoint was saved. "
+                                      f"Run the same command again to resume.")
     finally:
         if log_file is not None:
             log_file.close()
@@ -208,6 +217,18 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
                       f"checkpoints in {checkpoints_dir}, samples in {output_dir / 'samples'}.")
     accelerator.end_training()
     return summary
+
+
+def _accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
+    """The Accelerator for this process. A multi-process launch (torchrun, accelerate launch) on a machine
+    without CUDA trains on the CPU over gloo; Accelerate needs ``cpu=True`` to see that."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=launched > 1 and not torch.cuda.is_available(),
+                              log_with=None if cfg.log_with == "none" else cfg.log_with, project_dir=str(output_dir))
+    if accelerator.num_processes != launched:
+        raise GanzooError(f"{launched} processes were launched but Accelerate set up {accelerator.num_processes}; "
+                          f"the processes would train independently. Launch with `accelerate launch` or torchrun.")
+    return accelerator
 
 
 def _model_config(recipe: Recipe, dataset: Any) -> dict[str, Any]:
@@ -255,6 +276,39 @@ def _gradient_sync(world_size: int):
 
 def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C into a request to stop at the end of the current iteration, so the checkpoint
+    written then is consistent; a second Ctrl-C stops at once, without saving."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.console.print("Stopping after this iteration to save a checkpoint (Ctrl-C again to stop at once).")
+
+    def agreed(self, world_size: int, device: torch.device) -> bool:
+        """Whether any process was asked to stop (all processes then stop at the same iteration)."""
+        if world_size == 1:
+            return self.requested
+        flag = torch.tensor(float(self.requested), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 class _LossMeter:

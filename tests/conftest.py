@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,3 +33,11 @@ def _fp32_determinism():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate_state():
+    """Accelerate keeps one process-wide state (mixed precision included); reset it between tests,
+    as Accelerate's own test cases do, so each test's recipe decides."""
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)

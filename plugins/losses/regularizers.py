@@ -30,7 +30,8 @@ class R1(Regularizer):
     needs_real_grad = True
 
     def forward(self, *, discriminator: Callable[[Tensor], Tensor], real: Tensor,
-                fake: Tensor | None = None, real_logits: Tensor | None = None) -> Tensor:
+                fake: Tensor | None = None, real_logits: Tensor | None = None,
+                rand: Callable[..., Tensor] | None = None) -> Tensor:
         if real_logits is None:
             real = real.detach().requires_grad_(True)
             real_logits = discriminator(real)
@@ -44,15 +45,18 @@ class R1(Regularizer):
 class GradientPenalty(Regularizer):
     """WGAN-GP: mean of (||dD(x_hat)/dx_hat||_2 - 1)^2 on random interpolates x_hat of reals and fakes.
 
-    ``alpha`` (B, 1, 1, 1) sets the interpolation weights of the reals; it is drawn uniformly when omitted.
+    The interpolation weights of the reals, alpha (B, 1, 1, 1), come from ``rand(1, 1, 1)`` (a method passes
+    ``StepContext.rand`` so the draw is seeded per iteration); without ``rand`` they come from torch's RNG.
     """
 
     def forward(self, *, discriminator: Callable[[Tensor], Tensor], real: Tensor,
                 fake: Tensor | None = None, real_logits: Tensor | None = None,
-                alpha: Tensor | None = None) -> Tensor:
+                rand: Callable[..., Tensor] | None = None) -> Tensor:
         if fake is None:
             raise ValueError("gradient_penalty needs `fake` images to interpolate with the reals")
-        if alpha is None:
+        if rand is not None:
+            alpha = rand(1, 1, 1).to(real.dtype)
+        else:
             alpha = torch.rand(real.size(0), 1, 1, 1, device=real.device, dtype=real.dtype)
         mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
         grad = _input_grad(discriminator(mixed), mixed).flatten(1)

@@ -60,3 +60,24 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_bad_recipe_path(tmp_path):
     result = ganzoo("run", "nope.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "Recipe not found" in result.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_next_run_resumes(tmp_path):
+    import signal
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ganzoo", "run", str(TINY), "train.total_iters=100000",
+                             "train.save_every=100000", "train.log_every=1"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "iter 3/" not in seen:
+        line = proc.stderr.readline()
+        assert line, f"training stopped early: {seen}"
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "Interrupted after iteration" in rest and "Traceback" not in rest
+    saved = sorted((tmp_path / "runs" / "tiny" / "checkpoints").iterdir())
+    assert len(saved) == 1 and int(saved[0].name.split("_")[1]) >= 3
+    again = ganzoo("run", str(TINY), f"train.total_iters={int(saved[0].name.split('_')[1]) + 1}", cwd=tmp_path)
+    assert again.returncode == 0 and "Resuming from iteration" in again.stderr
