@@ -133,7 +133,8 @@ def load_module_tensors(networks: Mapping[str, nn.Module], tensors: Mapping[str,
                 if wrong else "") if part)
             raise CheckpointError(f"{source}: weights of {name!r} do not fit this model ({detail}). The recipe's "
                                   f"sizes (data.img_size, data.num_domains, network options) must match the run "
-                                  f"that wrote them.")
+                                  f"that wrote them; to train a different model, choose another output_dir or "
+                                  f"pass --fresh.")
         net.load_state_dict(sd)
 
 

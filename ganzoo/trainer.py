@@ -126,11 +126,13 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         method.load_state_dict(state.method)
         start = state.iteration
         if start >= cfg.total_iters:
-            console.print(f"Run {output_dir} is complete ({start}/{cfg.total_iters} iterations); nothing to do. "
-                          f"Raise train.total_iters to continue, or pass --fresh to start over.")
+            if main:
+                console.print(f"Run {output_dir} is complete ({start}/{cfg.total_iters} iterations); nothing to "
+                              f"do. Raise train.total_iters to continue, or pass --fresh to start over.")
             return RunSummary(output_dir, start, start, method)
-        console.print(f"Resuming from iteration {start} ({existing[-1]})")
-        _note_recipe_changes(output_dir / RESOLVED_NAME, recipe, console)
+        if main:
+            console.print(f"Resuming from iteration {start} ({existing[-1]})")
+            _note_recipe_changes(output_dir / RESOLVED_NAME, recipe, console)
     if main:
         output_dir.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, output_dir / RESOLVED_NAME)

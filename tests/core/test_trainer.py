@@ -148,3 +148,9 @@ def test_tensorboard_receives_losses_and_sample_grids(tmp_path):
     events.Reload()
     assert "d_latent/real" in events.Tags()["scalars"]
     assert "samples/latent" in events.Tags()["images"]
+
+
+def test_resuming_a_run_with_another_model_size_says_how_to_fix_it(tmp_path):
+    train(tiny(tmp_path, "train.total_iters=1"))
+    with pytest.raises(GanzooError, match=r"do not fit this model.*another output_dir or pass --fresh"):
+        train(tiny(tmp_path, "train.total_iters=2", "method.discriminator.max_conv_dim=32"))
