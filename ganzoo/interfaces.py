@@ -20,12 +20,24 @@ class Generator(nn.Module, ABC):
 
     The condition is a style code (B, style_dim) for style-based families, a label vector for
     label-conditioned families (StarGAN v1).
+
+    ``G(x, c)`` equals ``decode_content(encode_content(x), c)``: ``encode_content`` is the part that depends
+    on ``x`` alone, so a method translating the same images under several conditions encodes them once.
+    The defaults encode nothing (the content is ``x``); generators with a condition-free encoder override both.
     """
 
     img_size: int
 
     @abstractmethod
     def forward(self, x: Tensor, condition: Tensor, **kwargs: Any) -> Tensor: ...
+
+    def encode_content(self, x: Tensor) -> Any:
+        """What ``x`` contributes to ``G(x, condition)`` whatever the condition."""
+        return x
+
+    def decode_content(self, content: Any, condition: Tensor) -> Tensor:
+        """``G(x, condition)`` from ``content = encode_content(x)``."""
+        return self(content, condition)
 
 
 class Discriminator(nn.Module, ABC):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torchvision
@@ -88,7 +88,8 @@ class StarGANv2(TrainingMethod):
         self.adversarial_loss = c.adversarial_loss.build("loss")
         self.regularizer = c.regularizer.build("loss")
         self.lambda_ds = c.lambda_ds
-        self._latent_cache: tuple[StepContext, tuple[Tensor, Tensor]] | None = None
+        self._iteration_ctx: StepContext | None = None
+        self._iteration_cache: dict[str, Any] = {}
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
@@ -117,10 +118,25 @@ class StarGANv2(TrainingMethod):
 
     def latents(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
         """``(z_trg, z_trg2)`` of this iteration: the first two draws of ``ctx``, shared by its latent phases."""
-        if self._latent_cache is None or self._latent_cache[0] is not ctx:
-            z_trg = ctx.randn(self.config.latent_dim)
-            self._latent_cache = (ctx, (z_trg, ctx.randn(self.config.latent_dim)))
-        return self._latent_cache[1]
+        return self._once(ctx, "latents", lambda: (ctx.randn(self.config.latent_dim),
+                                                   ctx.randn(self.config.latent_dim)))
+
+    def _once(self, ctx: StepContext, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per iteration (per ``ctx``) and shared by the phases that ask for ``key``."""
+        if self._iteration_ctx is not ctx:
+            self._iteration_ctx, self._iteration_cache = ctx, {}
+        if key not in self._iteration_cache:
+            self._iteration_cache[key] = make()
+        return self._iteration_cache[key]
+
+    def _real_content(self, batch: Batch, ctx: StepContext) -> Any:
+        """G's encoding of the real images for the D phases, computed once: G is not stepped between them (the G
+        phases, which step it, drop this)."""
+        def encode() -> Any:
+            with torch.no_grad():
+                return self.networks["generator"].encode_content(batch["x"])
+
+        return self._once(ctx, "real_content", encode)
 
     def _target_style(self, batch: Batch, ctx: StepContext, guide: str, which: int) -> Tensor:
         """Style ``which`` (0 or 1) of the target domains ``y_ref``: ``F(z, y_ref)`` for the ``latent`` guide,
@@ -133,7 +149,7 @@ class StarGANv2(TrainingMethod):
         generator, discriminator = self.networks["generator"], self.networks["discriminator"]
         x_real, y_org, y_trg = batch["x"], batch["y"], batch["y_ref"]
         with torch.no_grad():
-            x_fake = generator(x_real, self._target_style(batch, ctx, guide, 0))
+            x_fake = generator.decode_content(self._real_content(batch, ctx), self._target_style(batch, ctx, guide, 0))
         if self.regularizer.needs_real_grad:
             x_real = x_real.detach().requires_grad_(True)
         real_logits = discriminator(x_real, y_org).float()
@@ -148,10 +164,12 @@ class StarGANv2(TrainingMethod):
         c = self.config
         generator, encoder = self.networks["generator"], self.networks["style_encoder"]
         x_real, y_org, y_trg = batch["x"], batch["y"], batch["y_ref"]
+        self._iteration_cache.pop("real_content", None)  # G changes in this phase
         s_trg = self._target_style(batch, ctx, guide, 0)
-        x_fake = generator(x_real, s_trg)
+        content = generator.encode_content(x_real)  # shared by x_fake and x_fake2
+        x_fake = generator.decode_content(content, s_trg)
         with torch.no_grad():
-            x_fake2 = generator(x_real, self._target_style(batch, ctx, guide, 1))
+            x_fake2 = generator.decode_content(content, self._target_style(batch, ctx, guide, 1))
         # Evaluated in this order, the official one (it fixes the order gradients are summed in). Network outputs
         # enter the losses as float32 (.float() is a no-op without mixed precision).
         terms = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -164,6 +165,14 @@ class HighPass(nn.Module):
         return F.conv2d(x, self.filter.repeat(channels, 1, 1, 1), padding=1, groups=channels)
 
 
+class Content(NamedTuple):
+    """The generator's encoding of an image: bottleneck features, and the encoder features the high-pass skip
+    reads, by size (empty unless asked for)."""
+
+    features: Tensor
+    skips: dict[int, Tensor]
+
+
 @register("generator", "stargan_v2")
 class Generator(interfaces.Generator):
     """StarGAN v2 generator: a downsampling encoder, then a decoder whose AdaIN blocks inject the style code.
@@ -205,18 +214,27 @@ class Generator(interfaces.Generator):
         """Translate ``x`` to style ``s``. ``masks`` = (coarse, fine) heatmaps (B, 1, H, W), only with ``w_hpf > 0``."""
         if masks is not None and self.hpf is None:
             raise ValueError("Generator: masks are only used with w_hpf > 0")
+        return self.decode_content(self.encode_content(x, skips=masks is not None), s, masks)
+
+    def encode_content(self, x: Tensor, *, skips: bool = False) -> Content:
+        """The encoder, which does not see the style; ``skips`` keeps the features the high-pass skip reads."""
         x = self.from_rgb(x)
         cache = {}
         for block in self.encode:
-            if masks is not None and x.size(2) in MASK_SIZES:
+            if skips and x.size(2) in MASK_SIZES:
                 cache[x.size(2)] = x
             x = block(x)
+        return Content(x, cache)
+
+    def decode_content(self, content: Content, s: Tensor, masks: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """The decoder: ``content`` (encoded with ``skips`` when there are ``masks``) in style ``s``."""
+        x = content.features
         for block in self.decode:
             x = block(x, s)
             if masks is not None and x.size(2) in MASK_SIZES:
                 mask = masks[0] if x.size(2) == 32 else masks[1]
                 mask = F.interpolate(mask, size=x.size(2), mode="bilinear", align_corners=False)
-                x = x + self.hpf(mask * cache[x.size(2)])
+                x = x + self.hpf(mask * content.skips[x.size(2)])
         return self.to_rgb(x)
 
 

@@ -122,6 +122,22 @@ def test_one_iteration_trains_the_right_networks(method: StarGANv2) -> None:
     assert not data["x"].requires_grad
 
 
+def test_real_images_are_encoded_once_per_generator_state(method: StarGANv2) -> None:
+    generator = method.networks["generator"]
+    encoded = []
+
+    def encode_content(x: torch.Tensor, **kwargs) -> object:
+        encoded.append(x)
+        return type(generator).encode_content(generator, x, **kwargs)
+
+    generator.encode_content = encode_content
+    optimizers, data, ctx = method.make_optimizers(), batch(method), context()
+    for phase in method.phases():
+        run_phase(phase, method.networks, optimizers, data, ctx)
+    # the two D phases share one encoding; each G phase encodes x once for x_fake and x_fake2, once for the cycle
+    assert [x is data["x"] for x in encoded] == [True, True, False, True, False]
+
+
 def test_latents_are_drawn_once_per_context(method: StarGANv2) -> None:
     ctx = context()
     z_trg, z_trg2 = method.latents(ctx)

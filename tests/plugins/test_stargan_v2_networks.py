@@ -61,6 +61,17 @@ def test_high_pass_generator_takes_masks(img_size: int) -> None:
     assert len(generator.encode) == int(math.log2(img_size)) - 4 + 1 + 2  # one more stage than w_hpf = 0
 
 
+@pytest.mark.parametrize("w_hpf", [0.0, 1.0])
+def test_encoded_content_serves_several_styles(w_hpf: float) -> None:
+    generator = Generator(img_size=32, style_dim=8, w_hpf=w_hpf, **SMALL)
+    x, styles = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 8)
+    masks = (torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)) if w_hpf else None
+    with torch.no_grad():
+        content = generator.encode_content(x, skips=masks is not None)
+        for s in styles:
+            assert torch.equal(generator.decode_content(content, s, masks), generator(x, s, masks))
+
+
 def test_masks_without_high_pass_are_refused() -> None:
     generator = Generator(img_size=32, style_dim=8, **SMALL)
     x = torch.randn(1, 3, 32, 32)
