@@ -25,7 +25,7 @@ from rich.table import Table
 from .interfaces import count_parameters
 from .method import StepContext, run_iteration
 from .recipe import Recipe
-from .trainer import prepare_training, seeded_method
+from .trainer import prepare_training, seeded_method, to_device
 
 DTYPES = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -43,7 +43,7 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
     device = accelerator.device
     method = seeded_method(recipe)
     networks, optimizers, ema = prepare_training(method, cfg, device)
-    batch = method.random_batch(cfg.batch_size, device, torch.Generator().manual_seed(cfg.seed))
+    batch = to_device(method.random_batch(cfg.batch_size, device, torch.Generator().manual_seed(cfg.seed)), device, cfg)
     phases = method.phases()
     # torch.cpu, torch.cuda, torch.mps and torch.xpu all have synchronize(): wait for queued work
     synchronize = getattr(torch, device.type).synchronize

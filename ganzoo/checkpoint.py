@@ -101,8 +101,18 @@ def load_checkpoint(path: Path, networks: Mapping[str, nn.Module], ema_networks:
             raise CheckpointError(f"Checkpoint {path} has no optimizer state for {name!r}; it was written by a "
                                   f"different recipe. Start over with `ganzoo run --fresh`.")
         opt.load_state_dict(_join_tensors(state["optimizers"][name], opt_tensors))
+        _match_parameter_layouts(opt)
     restore_rng(state["rng"])
     return TrainingState(iteration=state["iteration"], method=state["method"], extra=state.get("extra", {}))
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor its parameter's memory layout (channels-last conv weights): states
+    are saved contiguous, and fused optimizers pair elements by memory position."""
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def state_tensors(net: nn.Module) -> dict[str, torch.Tensor]:

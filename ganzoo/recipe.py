@@ -48,6 +48,8 @@ class TrainConfig:
     log_with: Literal["none", "tensorboard", "wandb", "comet_ml", "aim", "mlflow", "clearml", "dvclive",
                       "trackio", "swanlab"] = option("none", "Experiment tracker (through Accelerate).")
     deterministic: bool = option(False, "Use deterministic algorithms (slower; for debugging reproducibility).")
+    channels_last: bool = option(True, "Keep images, activations and conv weights channels-last (NHWC), the layout "
+                                       "oneDNN and tensor cores compute in: the same math, faster.")
 
 
 @dataclass

@@ -86,7 +86,7 @@ def seeded_method(recipe: Recipe) -> TrainingMethod:
 def prepare_training(method: TrainingMethod, cfg: TrainConfig,
                      device: torch.device) -> tuple[nn.ModuleDict, dict[str, torch.optim.Optimizer], EMA]:
     """The method's networks on ``device``, their optimizers and EMA copies, as every training iteration uses them."""
-    networks = method.networks.to(device)
+    networks = method.networks.to(device, memory_format=_memory_format(cfg))
     optimizers = method.make_optimizers()
     ema = EMA({name: networks[name] for name in method.ema_networks}, beta=cfg.ema_beta)
     return networks, optimizers, ema
@@ -145,7 +145,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     loader = build_train_loader(dataset, batch_size=cfg.batch_size, seed=cfg.seed, start_iter=start,
                                 rank=accelerator.process_index, world_size=accelerator.num_processes,
                                 num_workers=recipe.data.num_workers)
-    samples = _to_device(fixed_batch(sample_source, SAMPLE_COUNT, cfg.seed), accelerator.device)
+    samples = to_device(fixed_batch(sample_source, SAMPLE_COUNT, cfg.seed), accelerator.device, cfg)
     phases = method.phases()
     sync = _gradient_sync(accelerator.num_processes)
     log_file = (output_dir / "train.log").open("a") if main else None
@@ -177,7 +177,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     try:
         with progress, _StopRequest(console) as stop:
             for iteration in range(start, cfg.total_iters):
-                batch = _to_device(next(loader), accelerator.device)
+                batch = to_device(next(loader), accelerator.device, cfg)
                 terms = run_iteration(method, [p for p in phases if p.runs_at(iteration)], networks, optimizers,
                                       ema, batch, context(iteration), autocast=accelerator.autocast,
                                       backward=accelerator.backward, sync_gradients=sync)
@@ -276,8 +276,14 @@ def _gradient_sync(world_size: int):
     return sync
 
 
-def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def to_device(batch: Mapping[str, torch.Tensor], device: torch.device, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """``batch`` on ``device``, its images (4-D tensors) in the memory format of the networks."""
+    return {k: v.to(device, non_blocking=True, memory_format=_memory_format(cfg) if v.dim() == 4 else
+                    torch.preserve_format) for k, v in batch.items()}
+
+
+def _memory_format(cfg: TrainConfig) -> torch.memory_format:
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
 
 class _StopRequest:

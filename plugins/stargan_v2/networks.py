@@ -63,6 +63,15 @@ def he_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+class InstanceNorm2d(nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d`` (no running statistics) computed as a group norm with one channel per group: the same
+    function, but PyTorch's group norm keeps channels-last tensors channels-last where its instance norm copies
+    them to channels-first and back."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.group_norm(x, x.size(1), self.weight, self.bias, self.eps)
+
+
 class ResBlk(nn.Module):
     """Pre-activation residual block with optional instance norm and 2x average-pool downsampling.
 
@@ -74,8 +83,8 @@ class ResBlk(nn.Module):
         self.downsample = downsample
         self.conv1 = nn.Conv2d(dim_in, dim_in, 3, 1, 1)
         self.conv2 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
-        self.norm1 = nn.InstanceNorm2d(dim_in, affine=True) if normalize else None
-        self.norm2 = nn.InstanceNorm2d(dim_in, affine=True) if normalize else None
+        self.norm1 = InstanceNorm2d(dim_in, affine=True) if normalize else None
+        self.norm2 = InstanceNorm2d(dim_in, affine=True) if normalize else None
         self.conv1x1 = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if dim_in != dim_out else None
 
     def _shortcut(self, x: Tensor) -> Tensor:
@@ -102,7 +111,7 @@ class AdaIN(nn.Module):
 
     def __init__(self, style_dim: int, num_features: int) -> None:
         super().__init__()
-        self.norm = nn.InstanceNorm2d(num_features, affine=False)
+        self.norm = InstanceNorm2d(num_features, affine=False)
         self.fc = nn.Linear(style_dim, 2 * num_features)
 
     def forward(self, x: Tensor, s: Tensor) -> Tensor:
@@ -207,7 +216,7 @@ class Generator(interfaces.Generator):
             self.encode.append(ResBlk(widths[-1], widths[-1], normalize=True))
             self.decode.insert(0, AdainResBlk(widths[-1], widths[-1], style_dim, w_hpf=w_hpf))
         self.to_rgb = nn.Sequential(OrderedDict(
-            norm=nn.InstanceNorm2d(base, affine=True), act=nn.LeakyReLU(0.2), conv=nn.Conv2d(base, 3, 1, 1, 0)))
+            norm=InstanceNorm2d(base, affine=True), act=nn.LeakyReLU(0.2), conv=nn.Conv2d(base, 3, 1, 1, 0)))
         self.hpf = HighPass(w_hpf) if w_hpf > 0 else None
 
     def forward(self, x: Tensor, s: Tensor, masks: tuple[Tensor, Tensor] | None = None) -> Tensor:

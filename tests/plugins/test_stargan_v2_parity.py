@@ -23,6 +23,8 @@ from ganzoo.plugins.stargan_v2 import (Discriminator, Generator, MappingNetwork,
                                        ganzoo_to_official, load_official_checkpoint, load_official_weights)
 from ganzoo.schema import parse
 
+from layouts import Layout
+
 pytestmark = pytest.mark.parity
 
 PHASES = ("d_latent", "d_reference", "g_latent", "g_reference")
@@ -76,7 +78,7 @@ def fixture(parity_dir: Path) -> Fixture:
                    load_tensors(root / "step.safetensors"))
 
 
-def build_method(fx: Fixture) -> StarGANv2:
+def build_method(fx: Fixture, layout: Layout) -> StarGANv2:
     c = fx.config
     trunk = {"max_conv_dim": c["max_conv_dim"]}
     config = parse(StarGANv2.Config, {
@@ -89,6 +91,7 @@ def build_method(fx: Fixture) -> StarGANv2:
     method = StarGANv2(config, img_size=c["img_size"], num_domains=c["num_domains"])
     for name, net in method.networks.items():
         load_official_weights(net, fx.nets[name], name)
+    layout.networks(*method.networks.values())
     return method
 
 
@@ -111,7 +114,7 @@ def rel(ours: float, ref: float) -> float:
 FORWARD_TOL = 2e-5  # README: 1e-4 x max(1, max |ref|); observed 2.4e-6 with 2 threads, 0 with 1
 
 
-def test_forward_outputs(fixture: Fixture) -> None:
+def test_forward_outputs(fixture: Fixture, layout: Layout) -> None:
     c = fixture.config
     data = load_tensors(fixture.root / "forward.safetensors")
     size = {"img_size": c["img_size"], "max_conv_dim": c["max_conv_dim"]}
@@ -127,6 +130,8 @@ def test_forward_outputs(fixture: Fixture) -> None:
     generator_hpf = Generator(**size, style_dim=c["style_dim"], w_hpf=1.0)
     load_official_weights(generator_hpf, load_official_checkpoint(fixture.root / "generator_hpf.ckpt")["generator"],
                           "generator")
+    layout.networks(*nets.values(), generator_hpf)
+    data = layout.images(data)
     x, y, s = data["x"], data["y"], data["s"]
     with torch.no_grad():
         ours = {
@@ -187,9 +192,9 @@ def check_steps(name: str, before: dict[str, Tensor], after: dict[str, Tensor], 
 
 
 @pytest.mark.parametrize("phase_name", PHASES)
-def test_isolated_phase(fixture: Fixture, phase_name: str) -> None:
+def test_isolated_phase(fixture: Fixture, phase_name: str, layout: Layout) -> None:
     ref = fixture.step["phases"][phase_name]
-    method = build_method(fixture)
+    method = build_method(fixture, layout)
     phase = {p.name: p for p in method.phases()}[phase_name]
     assert phase.steps == tuple(ref["stepped"])
     before = snapshot(method.networks)
@@ -201,7 +206,8 @@ def test_isolated_phase(fixture: Fixture, phase_name: str) -> None:
                            for key, p in official_params(method.networks[name], name).items()}
 
     ctx = FixedLatents(fixture.inputs["z_trg"], fixture.inputs["z_trg2"])
-    terms = run_phase(phase, method.networks, method.make_optimizers(), fixture.batch, ctx, after_backward=capture)
+    terms = run_phase(phase, method.networks, method.make_optimizers(), layout.images(fixture.batch), ctx,
+                      after_backward=capture)
 
     assert set(terms) == set(ref["losses"])
     for key, value in ref["losses"].items():
@@ -226,16 +232,16 @@ ITERATION_LOSS_TOL = 5e-4  # README: 2e-3
 ITERATION_DELTA_L2_TOL = 0.1  # not a README check: Adam's sign steps turn rounding noise into full steps
 
 
-def test_whole_iteration(fixture: Fixture) -> None:
+def test_whole_iteration(fixture: Fixture, layout: Layout) -> None:
     ref = fixture.step["iteration"]
-    method = build_method(fixture)
+    method = build_method(fixture, layout)
     optimizers = method.make_optimizers()
     ema = EMA({name: method.networks[name] for name in method.ema_networks}, beta=fixture.config["ema_beta"])
     before = snapshot(method.networks)
     ema_before = snapshot(ema.networks)
     ctx = FixedLatents(fixture.inputs["z_trg"], fixture.inputs["z_trg2"])
     for phase in method.phases():
-        terms = run_phase(phase, method.networks, optimizers, fixture.batch, ctx)
+        terms = run_phase(phase, method.networks, optimizers, layout.images(fixture.batch), ctx)
         for key, value in ref["losses"][phase.name].items():
             assert rel(terms[key].item(), value) <= ITERATION_LOSS_TOL, f"{phase.name}/{key}"
     method.end_iteration(0)
