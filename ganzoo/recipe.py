@@ -9,6 +9,7 @@ directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the s
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -19,6 +20,22 @@ from .errors import RecipeError
 from .schema import Component, option, parse, to_dict
 
 RESOLVED_NAME = "recipe.resolved.yaml"
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML's safe loader with YAML 1.2 booleans: only true/false are booleans. PyYAML follows YAML 1.1,
+    where no/yes/on/off are booleans too, which would turn ``train.mixed_precision=no`` into False."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_RecipeLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_RecipeLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def _parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
 
 
 @dataclass
@@ -91,7 +108,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     if not sep or not key or any(not part for part in key.split(".")):
         raise RecipeError(f"Override {item!r} is not of the form dotted.key=value (e.g. train.batch_size=4).")
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = _parse_yaml(text) if text.strip() else ""
     except yaml.YAMLError:
         value = text
     node = raw
@@ -129,7 +146,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise RecipeError(f"Recipe not found: {path}. Pass the path of a YAML recipe (see recipes/) "
                           f"or a run folder containing {RESOLVED_NAME}.")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = _parse_yaml(path.read_text())
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise RecipeError(f"{path}: line {line}: {exc.problem}. Recipes are plain data: YAML tags that build "

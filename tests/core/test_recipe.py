@@ -66,6 +66,17 @@ def test_overrides_parse_values_as_yaml():
     assert r.method.options.generator.options.max_conv_dim == 64
 
 
+def test_no_yes_on_off_are_strings_and_only_true_false_are_booleans(tmp_path):
+    """YAML 1.2 booleans: `mixed_precision: no` is the choice "no", not False (PyYAML's YAML 1.1 default)."""
+    path = tmp_path / "r.yaml"
+    path.write_text("base: " + str(AFHQ) + "\ntrain: {mixed_precision: no, deterministic: true}\n")
+    assert load_recipe(path).train.mixed_precision == "no" and load_recipe(path).train.deterministic is True
+    r = load_recipe(AFHQ, ["train.mixed_precision=no", "train.deterministic=false", "output_dir=on"])
+    assert r.train.mixed_precision == "no" and r.train.deterministic is False and r.output_dir == "on"
+    with pytest.raises(RecipeError, match="train.deterministic"):
+        load_recipe(AFHQ, ["train.deterministic=yes"])
+
+
 def test_override_into_a_component_given_by_name(tmp_path):
     child = write(tmp_path / "r.yaml", f"base: {AFHQ}\nmethod:\n  discriminator: stargan_v2\n")
     r = load_recipe(child, ["method.discriminator.max_conv_dim=32"])
