@@ -51,7 +51,12 @@ def list_checkpoints(directory: Path) -> list[Path]:
         return []
     found = [p for p in directory.iterdir() if p.is_dir() and p.name.startswith(PREFIX)
              and (p / "state.json").is_file() and p.name[len(PREFIX):].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+    return sorted(found, key=checkpoint_iteration)
+
+
+def checkpoint_iteration(path: Path) -> int:
+    """The iteration a checkpoint folder (``iter_NNNNNNN``) was written at."""
+    return int(path.name[len(PREFIX):])
 
 
 def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.Module],

@@ -34,10 +34,10 @@ from rich.text import Text
 from torch import nn
 
 from . import registry
-from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, export_model
+from .checkpoint import checkpoint_iteration, export_model, list_checkpoints, load_checkpoint, save_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
 from .ema import EMA
-from .errors import GanzooError
+from .errors import CheckpointError, GanzooError
 from .images import save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod, run_iteration
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
@@ -121,6 +121,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
     accelerator.wait_for_everyone()
     existing = list_checkpoints(checkpoints_dir)
+    _check_same_checkpoint(accelerator, existing)
     if existing:
         state = load_checkpoint(existing[-1], networks, ema.networks, optimizers)
         method.load_state_dict(state.method)
@@ -231,6 +232,20 @@ def _accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
         raise GanzooError(f"{launched} processes were launched but Accelerate set up {accelerator.num_processes}; "
                           f"the processes would train independently. Launch with `accelerate launch` or torchrun.")
     return accelerator
+
+
+def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> None:
+    """Stop if the processes would resume from different checkpoints (a run folder on storage that only
+    some machines see): they would train from different weights and never agree again."""
+    if accelerator.num_processes == 1:
+        return
+    found = torch.tensor([checkpoint_iteration(existing[-1]) if existing else -1], device=accelerator.device)
+    per_process = accelerator.gather(found).tolist()
+    if len(set(per_process)) > 1:
+        seen = ", ".join(f"process {rank}: {'none' if it < 0 else f'iteration {it}'}"
+                         for rank, it in enumerate(per_process))
+        raise CheckpointError(f"The processes found different checkpoints to resume from ({seen}). On several "
+                              f"machines, output_dir must be on storage that every machine sees.")
 
 
 def _model_config(recipe: Recipe, dataset: Any) -> dict[str, Any]:

@@ -123,6 +123,23 @@ def test_two_processes_train_like_one_process_with_the_global_batch(tmp_path, tw
             assert (got[key] - value).norm() <= 1e-5 * value.norm(), key
 
 
+@pytest.mark.slow
+def test_processes_that_see_different_checkpoints_stop(tmp_path):
+    """Machines without a shared run folder: process 0 finds a checkpoint, process 1 none. Resuming would
+    train them from different weights, so both stop with the reason before writing anything."""
+    train(tiny(tmp_path, f"output_dir={tmp_path / 'run0'}", "train.total_iters=2"))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    worker = Path(__file__).resolve().parents[1] / "fixtures" / "train_on_ranks.py"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
+               str(tmp_path), str(TINY), f"output_dir={tmp_path / 'run{rank}'}", f"data.root={tmp_path / 'data'}",
+               "train.total_iters=4"]
+    result = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode != 0
+    assert "different checkpoints to resume from (process 0: iteration 2, process 1: none)" in result.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_bf16_mixed_precision_trains(tmp_path):
     summary = train(tiny(tmp_path, "train.mixed_precision=bf16", "train.total_iters=2"), record_losses=True)
     assert summary.end_iteration == 2
