@@ -70,13 +70,19 @@ def two_processes(tmp_path_factory) -> Path:
 
     A fresh interpreter, not a fork of this one: forking a process whose OpenMP pool already ran hangs."""
     root = tmp_path_factory.mktemp("two_processes")
-    worker = Path(__file__).resolve().parents[1] / "fixtures" / "train_on_ranks.py"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
-               str(root), str(TINY), f"output_dir={root / 'run'}", f"data.root={root / 'data'}", "train.total_iters=3"]
-    result = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                            timeout=600)
+    result = train_on_two_ranks(root, f"output_dir={root / 'run'}", "train.total_iters=3")
     assert result.returncode == 0, result.stderr[-3000:]
     return root
+
+
+def train_on_two_ranks(root: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """Train the tiny recipe (data in ROOT/data) with 2 CPU processes under torchrun (gloo); each rank saves its
+    final weights to ROOT/rank<R>.safetensors. ``{rank}`` in an override becomes the process's rank."""
+    worker = Path(__file__).resolve().parents[1] / "fixtures" / "train_on_ranks.py"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
+               str(root), str(TINY), f"data.root={root / 'data'}", *overrides]
+    return subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=600)
 
 
 @pytest.mark.slow
@@ -129,12 +135,7 @@ def test_processes_that_see_different_checkpoints_stop(tmp_path):
     train them from different weights, so both stop with the reason before writing anything."""
     train(tiny(tmp_path, f"output_dir={tmp_path / 'run0'}", "train.total_iters=2"))
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    worker = Path(__file__).resolve().parents[1] / "fixtures" / "train_on_ranks.py"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
-               str(tmp_path), str(TINY), f"output_dir={tmp_path / 'run{rank}'}", f"data.root={tmp_path / 'data'}",
-               "train.total_iters=4"]
-    result = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                            timeout=600)
+    result = train_on_two_ranks(tmp_path, f"output_dir={tmp_path / 'run{rank}'}", "train.total_iters=4")
     assert result.returncode != 0
     assert "different checkpoints to resume from (process 0: iteration 2, process 1: none)" in result.stderr
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
