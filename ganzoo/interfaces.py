@@ -1,32 +1,56 @@
-"""Abstract interfaces every plugin implements, with their contracts.
+"""Abstract interfaces every plugin implements, with their contracts; each one is also a recipe *slot type*.
 
 Images are float tensors of shape (B, 3, H, W) with values in [-1, 1] (generators may overshoot:
 the StarGAN v2 generator has no final tanh). Domain labels ``y`` are int64 tensors of shape (B,)
-with values in ``[0, num_domains)``; multi-label attribute models take float label vectors (B, C).
-Every network derives its size from ``img_size`` and takes its other sizes as keyword options, whose
-defaults are the official values; its user-settable options are its ``Config`` dataclass.
+with values in ``[0, num_domains)``; label-conditioned models take float label vectors (B, C).
+
+Every plugin is built one way, by :func:`ganzoo.build.create`: ``cls(config, **context)``. ``config`` is
+an instance of the class's nested ``Config`` dataclass (the user's options, each declared once with
+:func:`ganzoo.schema.option`); ``context`` is what the caller derives from the rest of the recipe
+(``img_size``, ``num_domains``, ...), listed in each interface's docstring. A recipe field that holds a
+plugin names the interface it needs (``option(..., slot=ImageToImageGenerator)``), and validation rejects
+a plugin of any other interface before any work starts.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 from torch import Tensor, nn
 
 
-class Generator(nn.Module, ABC):
-    """Image-to-image generator: ``G(x, condition) -> image`` of the same shape as ``x``.
+@dataclass
+class NoOptions:
+    """The ``Config`` of a plugin without user options."""
 
-    The condition is a style code (B, style_dim) for style-based families, a label vector for
-    label-conditioned families (StarGAN v1).
+
+class Plugin:
+    """Base of every plugin class: ``Config`` is the dataclass of its user options (empty by default)."""
+
+    Config: ClassVar[type] = NoOptions
+    config: Any
+
+
+# --- generators ---------------------------------------------------------------------------------------------------
+
+class Generator(Plugin, nn.Module, ABC):
+    """Any generator. Context: ``img_size`` (output size in pixels)."""
+
+    img_size: int
+
+
+class ImageToImageGenerator(Generator):
+    """Image-to-image generator ``G(x, condition) -> image`` of the same shape as ``x``.
+
+    Context: ``img_size`` and ``condition_dim``, the size of the condition vector (B, condition_dim): a style
+    code (StarGAN v2) or a label vector (StarGAN v1).
 
     ``G(x, c)`` equals ``decode_content(encode_content(x), c)``: ``encode_content`` is the part that depends
     on ``x`` alone, so a method translating the same images under several conditions encodes them once.
     The defaults encode nothing (the content is ``x``); generators with a condition-free encoder override both.
     """
-
-    img_size: int
 
     @abstractmethod
     def forward(self, x: Tensor, condition: Tensor, **kwargs: Any) -> Tensor: ...
@@ -40,42 +64,103 @@ class Generator(nn.Module, ABC):
         return self(content, condition)
 
 
-class Discriminator(nn.Module, ABC):
-    """Critic of real vs generated images.
+class LatentGenerator(Generator):
+    """Latent-to-image generator ``G(z, y) -> (B, 3, img_size, img_size)`` (StyleGAN-like), from latents z
+    (B, latent_dim) and, for class-conditional models, labels y (B,) (None: unconditional).
 
-    Multi-task discriminators (StarGAN v2) return one logit per sample for the requested domain,
-    ``D(x, y) -> (B,)``; others document their outputs in their docstring.
+    Context: ``img_size``, ``latent_dim`` and ``num_domains``.
     """
+
+    latent_dim: int
+
+    @abstractmethod
+    def forward(self, z: Tensor, y: Tensor | None = None, **kwargs: Any) -> Tensor: ...
+
+
+# --- discriminators -----------------------------------------------------------------------------------------------
+
+class Discriminator(Plugin, nn.Module, ABC):
+    """Any critic of real vs generated images. Context: ``img_size``."""
 
     img_size: int
 
+
+class DomainDiscriminator(Discriminator):
+    """Multi-domain discriminator ``D(x, y) -> (B,)``: one real/fake logit per sample, for its domain ``y``
+    (StarGAN v2); ``D(x)`` gives every domain's logits (B, num_domains). Context: ``img_size``, ``num_domains``."""
+
     @abstractmethod
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Any: ...
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
 
 
-class StyleSource(nn.Module, ABC):
-    """Produces a domain-specific style code ``(B, style_dim)``.
+class AuxiliaryClassifierDiscriminator(Discriminator):
+    """Discriminator with an auxiliary classifier (AC-GAN, StarGAN v1): ``D(x) -> (src, cls)``, real/fake
+    logits ``src`` (B, 1, h, w) (a patch grid, or h = w = 1) and label logits ``cls`` (B, num_classes).
+    Context: ``img_size``, ``num_classes``."""
 
-    ``input_kind`` says what it reads: ``"latent"`` (a mapping network, ``F(z, y)`` with z of shape
-    (B, latent_dim)) or ``"image"`` (a style encoder, ``E(x, y)`` with x an image batch).
-    """
+    @abstractmethod
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+# --- style sources ------------------------------------------------------------------------------------------------
+
+class StyleSource(Plugin, nn.Module, ABC):
+    """Anything that produces a domain-specific style code ``(B, style_dim)``."""
 
     style_dim: int
-    input_kind: str
+
+
+class LatentStyleSource(StyleSource):
+    """A mapping network ``F(z, y) -> (B, style_dim)`` from latents z (B, latent_dim) and domains y (B,).
+    Context: ``latent_dim``, ``style_dim``, ``num_domains``."""
+
+    latent_dim: int
 
     @abstractmethod
-    def forward(self, source: Tensor, y: Tensor) -> Tensor: ...
+    def forward(self, z: Tensor, y: Tensor) -> Tensor: ...
 
 
-class Loss(nn.Module, ABC):
-    """Base of every loss object a method receives from the recipe (so swapping one is a recipe line)."""
+class ImageStyleSource(StyleSource):
+    """A style encoder ``E(x, y) -> (B, style_dim)`` from images x and domains y (B,).
+    Context: ``img_size``, ``style_dim``, ``num_domains``."""
+
+    @abstractmethod
+    def forward(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+
+# --- losses -------------------------------------------------------------------------------------------------------
+
+class Loss(Plugin, nn.Module, ABC):
+    """Base of every loss object a method receives from the recipe (so swapping one is a recipe line).
+    Context: none."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else self.Config()
 
 
 class AdversarialLoss(Loss):
-    """An adversarial objective, split into the three terms a GAN method needs.
+    """An adversarial objective on raw discriminator logits; every term is a scalar (mean over the batch).
 
-    Each method takes raw discriminator logits and returns a scalar (mean over the batch).
+    The discriminator's side sees the real and the fake logits together, so relativistic losses (RaGAN,
+    RpGAN), which compare them, fit the same slot as per-sample losses. ``relativistic`` tells a method that
+    the generator's side needs the real logits too (otherwise it may pass None and skip that forward pass).
     """
+
+    relativistic: ClassVar[bool] = False
+
+    @abstractmethod
+    def discriminator(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+        """The discriminator's loss as its (real, fake) terms; their sum is what D minimises."""
+
+    @abstractmethod
+    def generator(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        """The generator's loss on its fakes' logits (and the reals' logits, for relativistic losses)."""
+
+
+class SeparableAdversarialLoss(AdversarialLoss):
+    """An adversarial loss whose every term depends on one set of logits: ``real(real_logits)``,
+    ``fake(fake_logits)`` and ``generator(fake_logits)``."""
 
     @abstractmethod
     def real(self, logits: Tensor) -> Tensor:
@@ -85,9 +170,8 @@ class AdversarialLoss(Loss):
     def fake(self, logits: Tensor) -> Tensor:
         """Discriminator loss on generated samples."""
 
-    @abstractmethod
-    def generator(self, logits: Tensor) -> Tensor:
-        """Generator loss on generated samples."""
+    def discriminator(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+        return self.real(real_logits), self.fake(fake_logits)
 
 
 class Regularizer(Loss):
@@ -95,11 +179,11 @@ class Regularizer(Loss):
 
     Arguments are keywords so each regularizer takes what it needs: ``discriminator`` (a callable
     ``x -> logits``), ``real`` and ``fake`` images, ``real_logits`` (computed from a ``real`` that
-    requires grad), ``rand`` (``StepContext.rand``: uniform per-sample draws seeded per iteration, for
-    regularizers that sample, such as WGAN-GP's interpolation weights).
+    requires grad, when ``needs_real_grad``), ``rand`` (``StepContext.rand``: uniform per-sample draws
+    seeded per iteration, for regularizers that sample, such as WGAN-GP's interpolation weights).
     """
 
-    needs_real_grad: bool = False
+    needs_real_grad: ClassVar[bool] = False
 
     @abstractmethod
     def forward(self, *, discriminator: Callable[[Tensor], Tensor], real: Tensor,
@@ -112,5 +196,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["Generator", "Discriminator", "StyleSource", "Loss", "AdversarialLoss", "Regularizer",
+__all__ = ["Plugin", "NoOptions", "Generator", "ImageToImageGenerator", "LatentGenerator", "Discriminator",
+           "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource", "LatentStyleSource",
+           "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "Regularizer",
            "count_parameters"]

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import yaml
+from torch.utils.data import Dataset
 
 from .errors import RecipeError
-from .schema import Component, option, parse, to_dict
+from .method import TrainingMethod
+from .schema import REQUIRED, Component, option, parse, to_dict
 
 RESOLVED_NAME = "recipe.resolved.yaml"
 
@@ -38,14 +40,15 @@ def _parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DataConfig:
     """Where the images are and how they are shaped."""
 
-    root: str = option("data/afhq", "Dataset folder, laid out as ROOT/{train,val}/<domain>/*.png|jpg.")
+    root: str = option(REQUIRED, "Dataset folder; its layout is the dataset plugin's (image_folder: "
+                                 "ROOT/{train,val}/<domain>/*.png|jpg).")
     img_size: int = option(256, "Image size in pixels; every network derives its size from it.", min=8)
     num_domains: int = option(2, "Number of domains; must equal the number of sub-folders of ROOT/train.", min=1)
-    dataset: Component = option({"name": "image_folder"}, "Dataset plugin and its options.", kind="dataset")
+    dataset: Component = option("image_folder", "Dataset plugin and its options.", slot=Dataset)
     num_workers: int = option(2, "Data-loading worker processes (0 loads in the training process).", min=0)
 
 
@@ -69,14 +72,14 @@ class TrainConfig:
                                        "oneDNN and tensor cores compute in: the same math, faster.")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Recipe:
     """A whole run: data, training method (networks, losses, optimizers) and loop settings."""
 
     output_dir: str = option("runs/default", "Run folder: resolved recipe, checkpoints, samples, logs.")
-    data: DataConfig = option(DataConfig(), "The dataset.")
-    method: Component = option({"name": "stargan_v2"}, "Training method (model family) and its options.",
-                               kind="method")
+    data: DataConfig = option(REQUIRED, "The dataset.")
+    method: Component = option(REQUIRED, "Training method (model family, e.g. stargan_v2) and its options.",
+                               slot=TrainingMethod)
     train: TrainConfig = option(TrainConfig(), "The training loop.")
 
     def to_dict(self) -> dict[str, Any]:

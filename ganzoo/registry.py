@@ -1,10 +1,11 @@
 """Name -> class registry for every swappable part of ganzoo.
 
 Plugins register classes by decorator under a *kind* (``generator``, ``discriminator``,
-``style_source``, ``loss``, ``method``, ``dataset``)::
+``style_source``, ``loss``, ``method``, ``dataset``); a class must derive from its kind's base interface
+(:func:`bases`), which registration checks::
 
     @register("generator", "stargan_v2")
-    class StarGANv2Generator(Generator): ...
+    class StarGANv2Generator(ImageToImageGenerator): ...
 
 Built-in and third-party plugins are discovered the same way: modules listed in the entry-point group
 ``ganzoo.plugins`` are imported lazily, the first time a name is looked up. The core never imports a
@@ -19,6 +20,8 @@ import inspect
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable, TypeVar
+
+from functools import cache
 
 from .errors import GanzooError
 
@@ -51,12 +54,29 @@ _plugins_loaded = False
 _plugin_errors: list[str] = []
 
 
+@cache
+def bases() -> dict[str, type]:
+    """Each kind's base interface: a registered class must derive from it. (Imported on first use, so that
+    ``import ganzoo`` and ``ganzoo --help`` do not import torch.)"""
+    from torch.utils.data import Dataset
+
+    from . import interfaces
+    from .method import TrainingMethod
+
+    return {"generator": interfaces.Generator, "discriminator": interfaces.Discriminator,
+            "style_source": interfaces.StyleSource, "loss": interfaces.Loss, "method": TrainingMethod,
+            "dataset": Dataset}
+
+
 def register(kind: str, name: str) -> Callable[[T], T]:
-    """Class decorator: register ``obj`` as ``name`` under ``kind``."""
+    """Class decorator: register class ``obj`` as ``name`` under ``kind``; it must derive from ``bases()[kind]``."""
     if kind not in _entries:
         raise ValueError(f"unknown registry kind {kind!r}; kinds are {', '.join(KINDS)}")
 
     def decorator(obj: T) -> T:
+        base = bases()[kind]
+        if not (isinstance(obj, type) and issubclass(obj, base)):
+            raise TypeError(f"{kind} {name!r} ({obj!r}) must be a subclass of {base.__qualname__}")
         existing = _entries[kind].get(name)
         source = _source_of(obj)
         if existing is not None and existing.obj is not obj:
@@ -79,6 +99,20 @@ def get(kind: str, name: str) -> Any:
         listing = ", ".join(known) if known else "none"
         raise GanzooError(f"Unknown {kind} {name!r}.{hint} Registered {kind}s: {listing}.{_plugin_error_hint()}")
     return entry.obj
+
+
+def kind_of(interface: type) -> str:
+    """The registry kind whose plugins can implement ``interface`` (a subclass of one of :func:`bases`)."""
+    for kind, base in bases().items():
+        if issubclass(interface, base):
+            return kind
+    raise TypeError(f"{interface!r} is not a plugin interface")
+
+
+def find(name: str) -> list[Entry]:
+    """Every entry registered as ``name``, whatever its kind."""
+    load_plugins()
+    return [by_name[name] for by_name in _entries.values() if name in by_name]
 
 
 def entries(kind: str | None = None) -> list[Entry]:

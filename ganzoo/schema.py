@@ -5,8 +5,10 @@ a one-line doc and optional bounds (:func:`option`). :func:`parse` turns untrust
 a dataclass, rejecting unknown keys, wrong types and out-of-range values with the dotted path of the
 offending key; :func:`to_dict` turns it back into JSON-serialisable data.
 
-A field typed :class:`Component` names a registered plugin (``{name: stargan_v2, max_conv_dim: 64}``
-or just ``stargan_v2``); its remaining keys are parsed against that plugin's own ``Config`` dataclass.
+A field typed :class:`Component` is a *slot*: it names a registered plugin (``{name: stargan_v2,
+max_conv_dim: 64}`` or just ``stargan_v2``) that must implement the slot's interface (``option(...,
+slot=ImageToImageGenerator)``); its remaining keys are parsed against that plugin's own ``Config`` dataclass.
+A plugin of the wrong kind or interface is rejected here, before any work, with the plugins that fit.
 """
 
 from __future__ import annotations
@@ -22,12 +24,21 @@ from . import registry
 from .errors import GanzooError, RecipeError
 
 C = TypeVar("C")
+#: the default of an option that has none: the recipe must give it
+REQUIRED: Any = dataclasses.MISSING
 
 
 def option(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
-           kind: str | None = None) -> Any:
-    """A dataclass field with a default, a doc line, optional bounds and (for Components) a registry kind."""
-    meta = {"doc": doc, "min": min, "max": max, "kind": kind}
+           slot: type | None = None) -> Any:
+    """A dataclass field: its default, a doc line, optional bounds, and for a :class:`Component` field the
+    interface its plugin must implement (``slot``; the default is then the plugin's registered name).
+    ``default=REQUIRED``: the field has no default (declare the dataclass ``kw_only``)."""
+    meta = {"doc": doc, "min": min, "max": max, "slot": slot}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=meta)
+    if slot is not None and default is not None:
+        name = default
+        return dataclasses.field(default_factory=lambda: component(name, slot, name), metadata=meta)
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         value = default
         return dataclasses.field(default_factory=lambda: _copy(value), metadata=meta)
@@ -36,15 +47,12 @@ def option(default: Any, doc: str, *, min: float | None = None, max: float | Non
 
 @dataclass
 class Component:
-    """A registry name plus that plugin's validated options (an instance of its ``Config``)."""
+    """A plugin in a slot: its registered name, its validated options (an instance of its ``Config``; None:
+    not parsed yet, i.e. the defaults) and the interface the slot needs. :func:`ganzoo.build.create` builds it."""
 
     name: str
     options: Any = None
-
-    def build(self, kind: str, **context: Any) -> Any:
-        """Instantiate the registered class with its options and the context the caller supplies."""
-        cls = registry.get(kind, self.name)
-        return cls(**to_dict(self.options), **context) if self.options is not None else cls(**context)
+    slot: type | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def parse(cls: type[C], data: Any, where: str = "") -> C:
@@ -104,12 +112,8 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _as_component(default: Any) -> Component | None:
-    """A field default given as a Component or as its ``{name: ...}`` mapping."""
-    if isinstance(default, Component):
-        return default
-    if isinstance(default, Mapping) and isinstance(default.get("name"), str):
-        return Component(default["name"])
-    return None
+    """A field default given as a Component."""
+    return default if isinstance(default, Component) else None
 
 
 def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
@@ -132,7 +136,7 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
             raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}.")
         return value
     if tp is Component:
-        return _convert_component(value, meta["kind"], _as_component(meta.get("default")), where)
+        return component(value, meta["slot"], where, _as_component(meta.get("default")))
     if dataclasses.is_dataclass(tp):
         return parse(tp, value, where)
     if origin in (list, tuple):
@@ -188,26 +192,41 @@ def _check_bounds(value: Any, meta: Mapping[str, Any], where: str) -> Any:
     return value
 
 
-def _convert_component(value: Any, kind: str, default: Any, where: str) -> Component:
+def component(value: Any, slot: type, where: str = "", default: Component | None = None) -> Component:
+    """Validate a plugin spec for a slot needing interface ``slot``: a registered name, or a mapping with a
+    ``name`` key and that plugin's options (without ``name``: options for ``default``). RecipeError, naming
+    ``where``, the plugin given and the registered plugins that fit, for anything else."""
+    kind = registry.kind_of(slot)
     if isinstance(value, str):
         value = {"name": value}
     if isinstance(value, Mapping) and "name" not in value and default is not None:
         value = {"name": default.name, **value}  # options for the default plugin
     if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
-        raise RecipeError(f"{where} must name a registered {kind}: either a name or a mapping with a 'name' "
-                          f"key and that {kind}'s options, got {_describe(value)}.")
+        raise RecipeError(f"{where} must name a {slot.__name__} plugin: either a name or a mapping with a 'name' "
+                          f"key and its options, got {_describe(value)}. {_fitting(slot)}")
     options = dict(value)
     name = options.pop("name")
-    try:
-        cls = registry.get(kind, name)
-    except GanzooError as exc:
-        raise RecipeError(f"{where}: {exc}") from None
-    config_cls = getattr(cls, "Config", None)
-    if config_cls is None:
-        if options:
-            raise RecipeError(f"{where}: {kind} {name!r} takes no options, got {', '.join(options)}.")
-        return Component(name)
-    return Component(name, parse(config_cls, options, where))
+    found = registry.find(name)
+    cls = next((e.obj for e in found if e.kind == kind), None)
+    if cls is None or not issubclass(cls, slot):
+        if found:
+            what = f"{kind} {name!r}" if cls is not None else f"{found[0].kind} {name!r}"
+            raise RecipeError(f"{where} needs a {slot.__name__}, and {what} is not one. {_fitting(slot)}")
+        try:
+            registry.get(kind, name)  # the registry's message: did-you-mean, plugin import errors
+        except GanzooError as exc:
+            raise RecipeError(f"{where}: {exc} {_fitting(slot)}") from None
+    return Component(name, parse(cls.Config, options, where), slot)
+
+
+def fitting(slot: type) -> list[str]:
+    """Registered names of the plugins that implement ``slot``, sorted."""
+    return [e.name for e in registry.entries(registry.kind_of(slot)) if issubclass(e.obj, slot)]
+
+
+def _fitting(slot: type) -> str:
+    names = fitting(slot)
+    return f"Registered plugins that fit: {', '.join(names)}." if names else f"No {slot.__name__} is registered."
 
 
 def _type_name(tp: Any) -> str:

@@ -34,6 +34,7 @@ from rich.text import Text
 from torch import nn
 
 from . import registry
+from .build import create
 from .checkpoint import checkpoint_iteration, export_model, list_checkpoints, load_checkpoint, save_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
 from .ema import EMA
@@ -71,8 +72,7 @@ def build_dataset(recipe: Recipe, split: str, augment: bool) -> Any:
 
 def build_method(recipe: Recipe) -> TrainingMethod:
     """The recipe's training method with freshly initialised networks."""
-    cls = registry.get("method", recipe.method.name)
-    return cls(recipe.method.options, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
+    return create(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
 
 
 def seeded_method(recipe: Recipe) -> TrainingMethod:

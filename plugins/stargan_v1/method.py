@@ -22,8 +22,10 @@ from typing import Any, Literal, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from ganzoo.build import create
 from ganzoo.errors import GanzooError, RecipeError
 from ganzoo.images import column_grid
+from ganzoo.interfaces import AdversarialLoss, AuxiliaryClassifierDiscriminator, ImageToImageGenerator, Regularizer
 from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
@@ -38,11 +40,12 @@ class StarGANv1(TrainingMethod):
 
     @dataclass
     class Config:
-        generator: Component = option(Component("stargan_v1"), "Generator G(x, c).", kind="generator")
-        discriminator: Component = option(Component("stargan_v1"), "PatchGAN discriminator D(x) -> (src, cls).",
-                                          kind="discriminator")
-        adversarial_loss: Component = option(Component("wgan"), "Adversarial loss.", kind="loss")
-        regularizer: Component = option(Component("gradient_penalty"), "Discriminator regularizer.", kind="loss")
+        generator: Component = option("stargan_v1", "Generator G(x, c), conditioned on the label vector.",
+                                      slot=ImageToImageGenerator)
+        discriminator: Component = option("stargan_v1", "Discriminator with an auxiliary classifier, "
+                                                        "D(x) -> (src, cls).", slot=AuxiliaryClassifierDiscriminator)
+        adversarial_loss: Component = option("wgan", "Adversarial loss.", slot=AdversarialLoss)
+        regularizer: Component = option("gradient_penalty", "Discriminator regularizer.", slot=Regularizer)
         multi_label: bool = option(True, "Labels are independent binary attributes (CelebA; BCE) rather than "
                                          "exclusive classes (RaFD, label folders; cross-entropy).")
         c2_dim: int = option(0, "Joint training with the mask vector: classes of the second, single-label "
@@ -77,12 +80,11 @@ class StarGANv1(TrainingMethod):
         self.layout = LabelLayout((first, LabelGroup(c.c2_dim, False)) if c.c2_dim else (first,))
         self.label_names: tuple[str, ...] | None = None
         self.networks = nn.ModuleDict({
-            "generator": c.generator.build("generator", img_size=img_size, c_dim=self.layout.condition_dim),
-            "discriminator": c.discriminator.build("discriminator", img_size=img_size,
-                                                   c_dim=self.layout.num_classes),
+            "generator": create(c.generator, img_size=img_size, condition_dim=self.layout.condition_dim),
+            "discriminator": create(c.discriminator, img_size=img_size, num_classes=self.layout.num_classes),
         })
-        self.adversarial_loss = c.adversarial_loss.build("loss")
-        self.regularizer = c.regularizer.build("loss")
+        self.adversarial_loss = create(c.adversarial_loss)
+        self.regularizer = create(c.regularizer)
         self.lr_scale = 1.0
         self._base_lrs = {"generator": c.g_lr, "discriminator": c.d_lr}
         self._optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -143,11 +145,10 @@ class StarGANv1(TrainingMethod):
         if self.regularizer.needs_real_grad:
             x_real = x_real.detach().requires_grad_(True)
         real_src, real_cls = discriminator(x_real)
-        loss_real = self.adversarial_loss.real(real_src)
         loss_cls = self.layout.classification_loss(real_cls, c_org)
         with torch.no_grad():
             x_fake = generator(x_real, c_trg)
-        loss_fake = self.adversarial_loss.fake(discriminator(x_fake)[0])
+        loss_real, loss_fake = self.adversarial_loss.discriminator(real_src, discriminator(x_fake)[0])
         loss_gp = self.regularizer(discriminator=lambda x: discriminator(x)[0], real=x_real, fake=x_fake,
                                    real_logits=real_src, rand=ctx.rand)
         total = loss_real + loss_fake + c.lambda_cls * loss_cls + c.lambda_gp * loss_gp
@@ -160,11 +161,15 @@ class StarGANv1(TrainingMethod):
         x_fake = generator(x_real, c_trg)
         fake_src, fake_cls = discriminator(x_fake)
         terms = {  # in the official order
-            "fake": self.adversarial_loss.generator(fake_src),
+            "fake": self.adversarial_loss.generator(fake_src, self._real_logits(x_real)),
             "cls": self.layout.classification_loss(fake_cls, c_trg),
             "rec": torch.mean(torch.abs(x_real - generator(x_fake, c_org))),
         }
         return terms["fake"] + c.lambda_rec * terms["rec"] + c.lambda_cls * terms["cls"], terms
+
+    def _real_logits(self, x_real: Tensor) -> Tensor | None:
+        """D's patch logits of the real images for the generator's side of a relativistic loss (else None)."""
+        return self.networks["discriminator"](x_real)[0] if self.adversarial_loss.relativistic else None
 
     @torch.no_grad()
     def sample_grids(self, networks: Mapping[str, nn.Module], batch: Batch, ctx: StepContext) -> dict[str, Tensor]:

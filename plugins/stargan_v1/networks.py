@@ -75,7 +75,7 @@ def _check_divisible(img_size: int, factor: int, network: str, option_key: str) 
 
 
 @register("generator", "stargan_v1")
-class Generator(interfaces.Generator):
+class Generator(interfaces.ImageToImageGenerator):
     """StarGAN v1 generator ``G(x, c)``: the label vector, tiled over the image, joins it as extra channels;
     then a 7x7 conv, two stride-2 downsamplings, residual blocks, two transposed-conv upsamplings and a
     7x7 conv to RGB with tanh."""
@@ -85,15 +85,18 @@ class Generator(interfaces.Generator):
         conv_dim: int = option(64, "Channels of the first feature map (doubled by each downsampling).", min=1)
         repeat_num: int = option(6, "Residual blocks in the bottleneck.", min=0)
 
-    def __init__(self, *, img_size: int, c_dim: int = 5, conv_dim: int = 64, repeat_num: int = 6) -> None:
+    def __init__(self, config: Config, *, img_size: int, condition_dim: int) -> None:
+        """``condition_dim`` is the label vector's size (with the mask vector, in joint training)."""
         super().__init__()
+        self.config = config
+        conv_dim, c_dim = config.conv_dim, condition_dim
         _check_divisible(img_size, 2 ** NUM_SAMPLINGS, "generator", "two stride-2 downsamplings")
         self.img_size = img_size
         self.c_dim = c_dim
         widths = [conv_dim * 2 ** i for i in range(NUM_SAMPLINGS + 1)]
         self.stem = ConvNormReLU(3 + c_dim, conv_dim, 7, 1, 3)
         self.down = nn.Sequential(*(ConvNormReLU(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:])))
-        self.bottleneck = nn.Sequential(*(ResidualBlock(widths[-1]) for _ in range(repeat_num)))
+        self.bottleneck = nn.Sequential(*(ResidualBlock(widths[-1]) for _ in range(config.repeat_num)))
         self.up = nn.Sequential(*(ConvNormReLU(a, b, 4, 2, 1, transposed=True)
                                   for a, b in zip(widths[::-1], widths[-2::-1])))
         self.to_rgb = nn.Conv2d(conv_dim, 3, 7, 1, 3, bias=False)
@@ -106,11 +109,11 @@ class Generator(interfaces.Generator):
 
 
 @register("discriminator", "stargan_v1")
-class Discriminator(interfaces.Discriminator):
+class Discriminator(interfaces.AuxiliaryClassifierDiscriminator):
     """StarGAN v1 PatchGAN discriminator: ``D(x) -> (src, cls)``.
 
     ``src`` (B, 1, img_size/2**repeat_num, same) holds real/fake scores of overlapping patches; ``cls``
-    (B, c_dim) holds label logits, from a head whose kernel covers the whole final feature map.
+    (B, num_classes) holds label logits, from a head whose kernel covers the whole final feature map.
     """
 
     @dataclass
@@ -118,16 +121,18 @@ class Discriminator(interfaces.Discriminator):
         conv_dim: int = option(64, "Channels of the first feature map (doubled by each layer).", min=1)
         repeat_num: int = option(6, "Stride-2 convolutions (the patch grid is img_size / 2**repeat_num).", min=1)
 
-    def __init__(self, *, img_size: int, c_dim: int = 5, conv_dim: int = 64, repeat_num: int = 6) -> None:
+    def __init__(self, config: Config, *, img_size: int, num_classes: int) -> None:
         super().__init__()
+        self.config = config
+        conv_dim, repeat_num = config.conv_dim, config.repeat_num
         _check_divisible(img_size, 2 ** repeat_num, "discriminator", "2**method.discriminator.repeat_num")
         self.img_size = img_size
         widths = [3] + [conv_dim * 2 ** i for i in range(repeat_num)]
         self.trunk = nn.ModuleList(nn.Conv2d(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:]))
         self.src_head = nn.Conv2d(widths[-1], 1, 3, 1, 1, bias=False)
-        self.cls_head = nn.Conv2d(widths[-1], c_dim, img_size // 2 ** repeat_num, bias=False)
+        self.cls_head = nn.Conv2d(widths[-1], num_classes, img_size // 2 ** repeat_num, bias=False)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         for conv in self.trunk:
             x = F.leaky_relu(conv(x), 0.01)
         return self.src_head(x), self.cls_head(x).flatten(1)

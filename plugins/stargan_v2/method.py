@@ -21,8 +21,11 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from ganzoo.build import create
 from ganzoo.errors import GanzooError
 from ganzoo.images import from_signed
+from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
+                               LatentStyleSource, Regularizer)
 from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
@@ -42,16 +45,16 @@ class StarGANv2(TrainingMethod):
 
     @dataclass
     class Config:
-        generator: Component = option(Component("stargan_v2", Generator.Config()), "Generator G(x, s).",
-                                      kind="generator")
-        mapping_network: Component = option(Component("stargan_v2_mapping", MappingNetwork.Config()),
-                                            "Mapping network F(z, y) -> style.", kind="style_source")
-        style_encoder: Component = option(Component("stargan_v2_encoder", StyleEncoder.Config()),
-                                          "Style encoder E(x, y) -> style.", kind="style_source")
-        discriminator: Component = option(Component("stargan_v2", Discriminator.Config()),
-                                          "Multi-domain discriminator D(x, y).", kind="discriminator")
-        adversarial_loss: Component = option(Component("nonsaturating"), "Adversarial loss.", kind="loss")
-        regularizer: Component = option(Component("r1"), "Discriminator regularizer.", kind="loss")
+        generator: Component = option("stargan_v2", "Generator G(x, s), conditioned on the style code.",
+                                      slot=ImageToImageGenerator)
+        mapping_network: Component = option("stargan_v2_mapping", "Mapping network F(z, y) -> style.",
+                                            slot=LatentStyleSource)
+        style_encoder: Component = option("stargan_v2_encoder", "Style encoder E(x, y) -> style.",
+                                          slot=ImageStyleSource)
+        discriminator: Component = option("stargan_v2", "Multi-domain discriminator D(x, y).",
+                                          slot=DomainDiscriminator)
+        adversarial_loss: Component = option("nonsaturating", "Adversarial loss.", slot=AdversarialLoss)
+        regularizer: Component = option("r1", "Discriminator regularizer.", slot=Regularizer)
         style_dim: int = option(64, "Style code size.", min=1)
         latent_dim: int = option(16, "Latent code size of the mapping network.", min=1)
         lambda_reg: float = option(1.0, "Weight of the discriminator regularizer (R1: gamma / 2).", min=0.0)
@@ -71,22 +74,22 @@ class StarGANv2(TrainingMethod):
     def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
         super().__init__(config, img_size=img_size, num_domains=num_domains)
         c = config
-        generator = c.generator.build("generator", img_size=img_size, style_dim=c.style_dim)
+        generator = create(c.generator, img_size=img_size, condition_dim=c.style_dim)
         if getattr(generator, "w_hpf", 0) > 0:
             raise GanzooError("method.generator.w_hpf > 0 needs face-landmark masks from the FAN network (the "
                               "official wing.ckpt), which ganzoo does not provide yet. Set method.generator.w_hpf=0 "
                               "to train (the generator still accepts masks for inference).")
         self.networks = nn.ModuleDict({
             "generator": generator,
-            "mapping_network": c.mapping_network.build("style_source", latent_dim=c.latent_dim,
-                                                       style_dim=c.style_dim, num_domains=num_domains),
-            "style_encoder": c.style_encoder.build("style_source", img_size=img_size, style_dim=c.style_dim,
-                                                   num_domains=num_domains),
-            "discriminator": c.discriminator.build("discriminator", img_size=img_size, num_domains=num_domains),
+            "mapping_network": create(c.mapping_network, latent_dim=c.latent_dim, style_dim=c.style_dim,
+                                      num_domains=num_domains),
+            "style_encoder": create(c.style_encoder, img_size=img_size, style_dim=c.style_dim,
+                                    num_domains=num_domains),
+            "discriminator": create(c.discriminator, img_size=img_size, num_domains=num_domains),
         })
         self.networks.apply(he_init)
-        self.adversarial_loss = c.adversarial_loss.build("loss")
-        self.regularizer = c.regularizer.build("loss")
+        self.adversarial_loss = create(c.adversarial_loss)
+        self.regularizer = create(c.regularizer)
         self.lambda_ds = c.lambda_ds
         self._iteration_ctx: StepContext | None = None
         self._iteration_cache: dict[str, Any] = {}
@@ -153,10 +156,10 @@ class StarGANv2(TrainingMethod):
         if self.regularizer.needs_real_grad:
             x_real = x_real.detach().requires_grad_(True)
         real_logits = discriminator(x_real, y_org).float()
-        loss_real = self.adversarial_loss.real(real_logits)
         loss_reg = self.regularizer(discriminator=lambda x: discriminator(x, y_org), real=x_real, fake=x_fake,
                                     real_logits=real_logits)
-        loss_fake = self.adversarial_loss.fake(discriminator(x_fake, y_trg).float())
+        fake_logits = discriminator(x_fake, y_trg).float()
+        loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
         total = loss_real + loss_fake + self.config.lambda_reg * loss_reg
         return total, {"real": loss_real, "fake": loss_fake, "reg": loss_reg}
 
@@ -173,13 +176,20 @@ class StarGANv2(TrainingMethod):
         # Evaluated in this order, the official one (it fixes the order gradients are summed in). Network outputs
         # enter the losses as float32 (.float() is a no-op without mixed precision).
         terms = {
-            "adv": self.adversarial_loss.generator(self.networks["discriminator"](x_fake, y_trg).float()),
+            "adv": self.adversarial_loss.generator(self.networks["discriminator"](x_fake, y_trg).float(),
+                                                   self._real_logits(batch)),
             "sty": torch.mean(torch.abs(encoder(x_fake, y_trg).float() - s_trg.float())),
             "ds": torch.mean(torch.abs(x_fake.float() - x_fake2.float())),
             "cyc": torch.mean(torch.abs(generator(x_fake, encoder(x_real, y_org)).float() - x_real)),
         }
         total = terms["adv"] + c.lambda_sty * terms["sty"] - self.lambda_ds * terms["ds"] + c.lambda_cyc * terms["cyc"]
         return total, terms
+
+    def _real_logits(self, batch: Batch) -> Tensor | None:
+        """D's logits of the real images for the generator's side of a relativistic loss (None otherwise)."""
+        if not self.adversarial_loss.relativistic:
+            return None
+        return self.networks["discriminator"](batch["x"], batch["y"]).float()
 
     @torch.no_grad()
     def sample_grids(self, networks: Mapping[str, nn.Module], batch: Batch, ctx: StepContext) -> dict[str, Tensor]:

@@ -183,7 +183,7 @@ class Content(NamedTuple):
 
 
 @register("generator", "stargan_v2")
-class Generator(interfaces.Generator):
+class Generator(interfaces.ImageToImageGenerator):
     """StarGAN v2 generator: a downsampling encoder, then a decoder whose AdaIN blocks inject the style code.
 
     With ``w_hpf > 0`` it adds one stage and a high-pass skip: encoder features at 32/64/128 px, masked by
@@ -197,12 +197,14 @@ class Generator(interfaces.Generator):
                               min=0.0)
         base_channels: int | None = option(None, "Channels of the first feature map; null: 2**14 // img_size.", min=1)
 
-    def __init__(self, *, img_size: int, style_dim: int = 64, max_conv_dim: int = 512, w_hpf: float = 0.0,
-                 base_channels: int | None = None) -> None:
+    def __init__(self, config: Config, *, img_size: int, condition_dim: int) -> None:
+        """``condition_dim`` is the style code size."""
         super().__init__()
+        self.config = config
+        w_hpf, style_dim = config.w_hpf, condition_dim
         stages = _num_halvings(img_size, 16, "generator") - 4 + (1 if w_hpf > 0 else 0)
-        base = base_channels or default_base_channels(img_size)
-        widths = _stage_widths(base, stages, max_conv_dim)
+        base = config.base_channels or default_base_channels(img_size)
+        widths = _stage_widths(base, stages, config.max_conv_dim)
         self.img_size = img_size
         self.style_dim = style_dim
         self.w_hpf = w_hpf
@@ -258,10 +260,8 @@ def _mlp(dims: list[int], *, final_relu: bool) -> nn.Sequential:
 
 
 @register("style_source", "stargan_v2_mapping")
-class MappingNetwork(interfaces.StyleSource):
+class MappingNetwork(interfaces.LatentStyleSource):
     """StarGAN v2 mapping network ``F(z, y)``: a shared MLP, then one MLP head per domain."""
-
-    input_kind = "latent"
 
     @dataclass
     class Config:
@@ -269,18 +269,27 @@ class MappingNetwork(interfaces.StyleSource):
         shared_layers: int = option(4, "Linear layers shared by all domains.", min=1)
         head_layers: int = option(4, "Linear layers of each domain's head.", min=1)
 
-    def __init__(self, *, latent_dim: int = 16, style_dim: int = 64, num_domains: int = 2, hidden_dim: int = 512,
-                 shared_layers: int = 4, head_layers: int = 4) -> None:
+    def __init__(self, config: Config, *, latent_dim: int, style_dim: int, num_domains: int) -> None:
         super().__init__()
+        self.config = config
         self.latent_dim = latent_dim
         self.style_dim = style_dim
-        self.shared = _mlp([latent_dim] + [hidden_dim] * shared_layers, final_relu=True)
-        self.heads = nn.ModuleList(_mlp([hidden_dim] * head_layers + [style_dim], final_relu=False)
+        hidden = config.hidden_dim
+        self.shared = _mlp([latent_dim] + [hidden] * config.shared_layers, final_relu=True)
+        self.heads = nn.ModuleList(_mlp([hidden] * config.head_layers + [style_dim], final_relu=False)
                                    for _ in range(num_domains))
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         h = self.shared(z)
         return _select(torch.stack([head(h) for head in self.heads], dim=1), y)
+
+
+@dataclass
+class TrunkConfig:
+    """Options of the style encoder and the discriminator, which share the trunk's shape."""
+
+    max_conv_dim: int = option(512, "Widest feature map, in channels.", min=1)
+    base_channels: int | None = option(None, "Channels of the first feature map; null: 2**14 // img_size.", min=1)
 
 
 class DownsamplingTrunk(nn.Module):
@@ -289,10 +298,10 @@ class DownsamplingTrunk(nn.Module):
     A 3x3 conv, residual blocks halving the size down to 4x4, then LeakyReLU, a 4x4 valid conv and LeakyReLU.
     """
 
-    def __init__(self, *, img_size: int, max_conv_dim: int, base_channels: int | None, network: str) -> None:
+    def __init__(self, config: TrunkConfig, *, img_size: int, network: str) -> None:
         super().__init__()
-        base = base_channels or default_base_channels(img_size)
-        widths = _stage_widths(base, _num_halvings(img_size, 8, network) - 2, max_conv_dim)
+        base = config.base_channels or default_base_channels(img_size)
+        widths = _stage_widths(base, _num_halvings(img_size, 8, network) - 2, config.max_conv_dim)
         self.out_channels = widths[-1]
         self.from_rgb = nn.Conv2d(3, base, 3, 1, 1)
         self.blocks = nn.ModuleList(ResBlk(dim_in, dim_out, downsample=True)
@@ -306,28 +315,18 @@ class DownsamplingTrunk(nn.Module):
         return F.leaky_relu(self.final_conv(F.leaky_relu(x, 0.2)), 0.2)
 
 
-@dataclass
-class _TrunkConfig:
-    """Options of the style encoder and the discriminator, which share the trunk's shape."""
-
-    max_conv_dim: int = option(512, "Widest feature map, in channels.", min=1)
-    base_channels: int | None = option(None, "Channels of the first feature map; null: 2**14 // img_size.", min=1)
-
-
 @register("style_source", "stargan_v2_encoder")
-class StyleEncoder(interfaces.StyleSource):
+class StyleEncoder(interfaces.ImageStyleSource):
     """StarGAN v2 style encoder ``E(x, y)``: the downsampling trunk, then one linear head per domain."""
 
-    input_kind = "image"
-    Config = _TrunkConfig
+    Config = TrunkConfig
 
-    def __init__(self, *, img_size: int, style_dim: int = 64, num_domains: int = 2, max_conv_dim: int = 512,
-                 base_channels: int | None = None) -> None:
+    def __init__(self, config: Config, *, img_size: int, style_dim: int, num_domains: int) -> None:
         super().__init__()
+        self.config = config
         self.img_size = img_size
         self.style_dim = style_dim
-        self.trunk = DownsamplingTrunk(img_size=img_size, max_conv_dim=max_conv_dim, base_channels=base_channels,
-                                       network="style encoder")
+        self.trunk = DownsamplingTrunk(config, img_size=img_size, network="style encoder")
         self.heads = nn.ModuleList(nn.Linear(self.trunk.out_channels, style_dim) for _ in range(num_domains))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -336,20 +335,19 @@ class StyleEncoder(interfaces.StyleSource):
 
 
 @register("discriminator", "stargan_v2")
-class Discriminator(interfaces.Discriminator):
+class Discriminator(interfaces.DomainDiscriminator):
     """StarGAN v2 multi-task discriminator: the downsampling trunk, then a 1x1 conv giving one logit per domain.
 
     ``D(x, y)`` returns the (B,) logits of each sample's domain ``y``; ``D(x)`` returns all (B, K) logits.
     """
 
-    Config = _TrunkConfig
+    Config = TrunkConfig
 
-    def __init__(self, *, img_size: int, num_domains: int = 2, max_conv_dim: int = 512,
-                 base_channels: int | None = None) -> None:
+    def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
         super().__init__()
+        self.config = config
         self.img_size = img_size
-        self.trunk = DownsamplingTrunk(img_size=img_size, max_conv_dim=max_conv_dim, base_channels=base_channels,
-                                       network="discriminator")
+        self.trunk = DownsamplingTrunk(config, img_size=img_size, network="discriminator")
         self.head = nn.Conv2d(self.trunk.out_channels, num_domains, 1, 1, 0)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:

@@ -14,9 +14,20 @@ REPO = Path(__file__).resolve().parents[2]
 AFHQ = REPO / "recipes" / "stargan_v2_afhq.yaml"
 
 
+#: the keys every recipe must give: a method and a data folder (defaults name no plugin and no dataset)
+MINIMAL = "method: stargan_v2\ndata: {root: data/x}\n"
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@pytest.mark.parametrize(("text", "missing"), [("data: {root: d}\n", "'method'"), ("method: stargan_v2\n", "'data'"),
+                                               ("method: stargan_v2\ndata: {img_size: 32}\n", "'data.root'")])
+def test_recipe_defaults_name_no_plugin_and_no_data_folder(tmp_path, text, missing):
+    with pytest.raises(RecipeError, match=f"Missing required key {missing}"):
+        load_recipe(write(tmp_path / "r.yaml", text))
 
 
 def test_shipped_afhq_recipe_has_the_paper_setup():
@@ -37,7 +48,7 @@ def test_base_inheritance_merges_nested_sections(tmp_path):
 
 def test_base_path_is_relative_to_the_recipe_that_names_it(tmp_path):
     (tmp_path / "sub").mkdir()
-    write(tmp_path / "root.yaml", "train:\n  seed: 5\n")
+    write(tmp_path / "root.yaml", MINIMAL + "train:\n  seed: 5\n")
     child = write(tmp_path / "sub" / "child.yaml", "base: ../root.yaml\ntrain:\n  batch_size: 3\n")
     r = load_recipe(child)
     assert (r.train.seed, r.train.batch_size) == (5, 3)
@@ -51,7 +62,8 @@ def test_inheritance_cycle_is_reported(tmp_path):
 
 
 def test_changing_a_components_name_drops_the_old_options(tmp_path):
-    base = write(tmp_path / "base.yaml", "method:\n  adversarial_loss: {name: nonsaturating}\n")
+    base = write(tmp_path / "base.yaml", "data: {root: d}\nmethod:\n  name: stargan_v2\n"
+                                         "  adversarial_loss: {name: nonsaturating}\n")
     child = write(tmp_path / "child.yaml", "base: base.yaml\nmethod:\n  adversarial_loss: hinge\n")
     assert load_recipe(child).method.options.adversarial_loss.name == "hinge"
     assert load_recipe(base).method.options.adversarial_loss.name == "nonsaturating"
@@ -142,4 +154,4 @@ def test_missing_recipe_file(tmp_path):
 
 def test_section_of_wrong_type(tmp_path):
     with pytest.raises(RecipeError, match="'train' must be a mapping"):
-        load_recipe(write(tmp_path / "r.yaml", "train: 5\n"))
+        load_recipe(write(tmp_path / "r.yaml", MINIMAL + "train: 5\n"))

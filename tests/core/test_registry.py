@@ -8,10 +8,11 @@ from click.testing import CliRunner
 from ganzoo import registry
 from ganzoo.cli import cli
 from ganzoo.errors import GanzooError
+from ganzoo.interfaces import Loss
 
 
 @registry.register("loss", "test_only_loss")
-class _TestLoss:
+class _TestLoss(Loss):
     """A loss registered by this test module."""
 
 
@@ -31,7 +32,14 @@ def test_unknown_kind_lists_kinds():
 
 def test_double_registration_of_another_object_fails():
     with pytest.raises(ValueError, match="registered twice"):
-        registry.register("loss", "test_only_loss")(type("Other", (), {}))
+        registry.register("loss", "test_only_loss")(type("Other", (Loss,), {}))
+
+
+def test_a_class_must_derive_from_its_kinds_interface():
+    with pytest.raises(TypeError, match="loss 'not_a_loss'.*must be a subclass of Loss"):
+        registry.register("loss", "not_a_loss")(type("NotALoss", (), {}))
+    with pytest.raises(TypeError, match="generator 'a_loss'.*must be a subclass of Generator"):
+        registry.register("generator", "a_loss")(_TestLoss)
 
 
 def test_builtin_plugins_arrive_through_entry_points():

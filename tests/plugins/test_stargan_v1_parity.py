@@ -24,6 +24,7 @@ from ganzoo.plugins.stargan_v1 import (Discriminator, Generator, StarGANv1, ganz
                                        load_official_checkpoint, load_official_models, load_official_weights)
 from ganzoo.schema import parse
 from layouts import Layout
+from nets import make
 
 pytestmark = pytest.mark.parity
 
@@ -117,9 +118,9 @@ def test_forward_outputs_in_train_and_eval_mode(fixture: Fixture, suffix: str, l
     c, out = fixture.step["config"], load_file(fixture.root / "forward.safetensors")
     labels = out["c" + suffix]
     classes = c["both"]["c_dim"] + c["both"]["c2_dim"] if suffix else c["c_dim"]
-    generator = Generator(img_size=c["image_size"], c_dim=labels.size(1), conv_dim=c["g_conv_dim"],
+    generator = make(Generator, img_size=c["image_size"], condition_dim=labels.size(1), conv_dim=c["g_conv_dim"],
                           repeat_num=c["g_repeat_num"])
-    discriminator = Discriminator(img_size=c["image_size"], c_dim=classes, conv_dim=c["d_conv_dim"],
+    discriminator = make(Discriminator, img_size=c["image_size"], num_classes=classes, conv_dim=c["d_conv_dim"],
                                   repeat_num=c["d_repeat_num"])
     load_official_weights(generator, load_official_checkpoint(fixture.root / f"G{suffix}.ckpt"), "generator")
     load_official_weights(discriminator, load_official_checkpoint(fixture.root / f"D{suffix}.ckpt"), "discriminator")

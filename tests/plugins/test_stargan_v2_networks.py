@@ -11,20 +11,22 @@ from torch import nn
 
 from ganzoo import registry
 from ganzoo.errors import CheckpointError
-from ganzoo.interfaces import count_parameters
+from ganzoo.interfaces import (DomainDiscriminator, ImageStyleSource, ImageToImageGenerator, LatentStyleSource,
+                               count_parameters)
 from ganzoo.plugins.stargan_v2 import (Discriminator, Generator, MappingNetwork, StyleEncoder, ganzoo_to_official,
                                        he_init, load_official_checkpoint, load_official_weights, official_to_ganzoo)
 from ganzoo.schema import parse
+from nets import make
 
 SMALL = {"max_conv_dim": 32, "base_channels": 16}  # widths that keep CPU tests fast
 
 
 def small_nets(img_size: int, num_domains: int = 3, w_hpf: float = 0.0) -> dict[str, nn.Module]:
     return {
-        "generator": Generator(img_size=img_size, style_dim=8, w_hpf=w_hpf, **SMALL),
-        "mapping_network": MappingNetwork(latent_dim=4, style_dim=8, num_domains=num_domains, hidden_dim=16),
-        "style_encoder": StyleEncoder(img_size=img_size, style_dim=8, num_domains=num_domains, **SMALL),
-        "discriminator": Discriminator(img_size=img_size, num_domains=num_domains, **SMALL),
+        "generator": make(Generator, img_size=img_size, condition_dim=8, w_hpf=w_hpf, **SMALL),
+        "mapping_network": make(MappingNetwork, latent_dim=4, style_dim=8, num_domains=num_domains, hidden_dim=16),
+        "style_encoder": make(StyleEncoder, img_size=img_size, style_dim=8, num_domains=num_domains, **SMALL),
+        "discriminator": make(Discriminator, img_size=img_size, num_domains=num_domains, **SMALL),
     }
 
 
@@ -33,7 +35,8 @@ def test_registry_names() -> None:
     assert registry.get("discriminator", "stargan_v2") is Discriminator
     assert registry.get("style_source", "stargan_v2_mapping") is MappingNetwork
     assert registry.get("style_source", "stargan_v2_encoder") is StyleEncoder
-    assert MappingNetwork.input_kind == "latent" and StyleEncoder.input_kind == "image"
+    assert issubclass(MappingNetwork, LatentStyleSource) and issubclass(StyleEncoder, ImageStyleSource)
+    assert issubclass(Generator, ImageToImageGenerator) and issubclass(Discriminator, DomainDiscriminator)
 
 
 @pytest.mark.parametrize("img_size", [16, 32, 64])
@@ -51,7 +54,7 @@ def test_output_shapes(img_size: int) -> None:
 
 @pytest.mark.parametrize("img_size", [32, 64])
 def test_high_pass_generator_takes_masks(img_size: int) -> None:
-    generator = Generator(img_size=img_size, style_dim=8, w_hpf=1.0, **SMALL)
+    generator = make(Generator, img_size=img_size, condition_dim=8, w_hpf=1.0, **SMALL)
     x, s = torch.randn(2, 3, img_size, img_size), torch.randn(2, 8)
     masks = (torch.rand(2, 1, img_size, img_size), torch.rand(2, 1, img_size, img_size))
     with torch.no_grad():
@@ -63,7 +66,7 @@ def test_high_pass_generator_takes_masks(img_size: int) -> None:
 
 @pytest.mark.parametrize("w_hpf", [0.0, 1.0])
 def test_encoded_content_serves_several_styles(w_hpf: float) -> None:
-    generator = Generator(img_size=32, style_dim=8, w_hpf=w_hpf, **SMALL)
+    generator = make(Generator, img_size=32, condition_dim=8, w_hpf=w_hpf, **SMALL)
     x, styles = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 8)
     masks = (torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)) if w_hpf else None
     with torch.no_grad():
@@ -73,7 +76,7 @@ def test_encoded_content_serves_several_styles(w_hpf: float) -> None:
 
 
 def test_masks_without_high_pass_are_refused() -> None:
-    generator = Generator(img_size=32, style_dim=8, **SMALL)
+    generator = make(Generator, img_size=32, condition_dim=8, **SMALL)
     x = torch.randn(1, 3, 32, 32)
     with pytest.raises(ValueError, match="w_hpf > 0"):
         generator(x, torch.randn(1, 8), masks=(x[:, :1], x[:, :1]))
@@ -85,7 +88,7 @@ def test_masks_without_high_pass_are_refused() -> None:
 ])
 def test_bad_img_size_is_a_clear_error(cls: type, img_size: int, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        cls(img_size=img_size)
+        make(cls, img_size=img_size)
 
 
 # Reference §2.8: counts of the official networks.
@@ -102,22 +105,22 @@ OFFICIAL_COUNTS = [
 def test_parameter_counts_match_the_official_networks(img_size: int, k: int, w_hpf: float, g: int, f: int, e: int,
                                                       d: int) -> None:
     with torch.device("meta"):  # shapes only: no memory, no init time
-        assert count_parameters(Generator(img_size=img_size, w_hpf=w_hpf)) == g
-        assert count_parameters(MappingNetwork(num_domains=k)) == f
-        assert count_parameters(StyleEncoder(img_size=img_size, num_domains=k)) == e
-        assert count_parameters(Discriminator(img_size=img_size, num_domains=k)) == d
+        assert count_parameters(make(Generator, img_size=img_size, w_hpf=w_hpf)) == g
+        assert count_parameters(make(MappingNetwork, num_domains=k)) == f
+        assert count_parameters(make(StyleEncoder, img_size=img_size, num_domains=k)) == e
+        assert count_parameters(make(Discriminator, img_size=img_size, num_domains=k)) == d
 
 
 def test_default_widths_follow_the_official_rule() -> None:
     with torch.device("meta"):
-        generator = Generator(img_size=128, max_conv_dim=64)
+        generator = make(Generator, img_size=128, max_conv_dim=64)
     assert generator.from_rgb.out_channels == 2 ** 14 // 128
     assert [block.conv2.out_channels for block in generator.encode] == [64] * 5
 
 
 def test_he_init() -> None:
     torch.manual_seed(0)
-    net = StyleEncoder(img_size=16, style_dim=8, max_conv_dim=256, base_channels=256)
+    net = make(StyleEncoder, img_size=16, style_dim=8, max_conv_dim=256, base_channels=256)
     net.apply(he_init)
     conv = net.trunk.blocks[0].conv1
     fan_in = conv.in_channels * 9
@@ -151,8 +154,8 @@ def test_configs_hold_only_user_options() -> None:
 def test_official_key_names() -> None:
     """Official names at 256 px: D's 4x4 conv is main.8 and its head main.10, E's 4x4 conv shared.8 (§2.7)."""
     with torch.device("meta"):
-        nets = {"generator": Generator(img_size=256, w_hpf=1.0), "mapping_network": MappingNetwork(),
-                "style_encoder": StyleEncoder(img_size=256), "discriminator": Discriminator(img_size=256)}
+        nets = {"generator": make(Generator, img_size=256, w_hpf=1.0), "mapping_network": make(MappingNetwork),
+                "style_encoder": make(StyleEncoder, img_size=256), "discriminator": make(Discriminator, img_size=256)}
     keys = {name: set(ganzoo_to_official(net.state_dict(), name, w_hpf=getattr(net, "w_hpf", 0.0)))
             for name, net in nets.items()}
     assert {"main.0.weight", "main.6.conv1.weight", "main.8.weight", "main.10.weight", "main.10.bias"} <= \
@@ -179,13 +182,13 @@ def test_converter_round_trip(name: str) -> None:
 
 
 def test_high_pass_filter_key_is_optional_and_checked() -> None:
-    generator = Generator(img_size=32, style_dim=8, w_hpf=2.0, **SMALL)
+    generator = make(Generator, img_size=32, condition_dim=8, w_hpf=2.0, **SMALL)
     official = ganzoo_to_official(generator.state_dict(), "generator", w_hpf=2.0)
     torch.testing.assert_close(official["hpf.filter"], generator.hpf.filter)
     load_official_weights(generator, official, "generator")
     del official["hpf.filter"]  # files from before 2021 lack it (issue #103)
     load_official_weights(generator, official, "generator")
-    other = Generator(img_size=32, style_dim=8, w_hpf=1.0, **SMALL)
+    other = make(Generator, img_size=32, condition_dim=8, w_hpf=1.0, **SMALL)
     with pytest.raises(CheckpointError, match=r"w_hpf=2.*method\.generator\.w_hpf=2"):
         load_official_weights(other, ganzoo_to_official(generator.state_dict(), "generator", w_hpf=2.0), "generator")
 
@@ -203,13 +206,13 @@ def test_mismatched_checkpoints_name_the_option(name: str, trained: dict, model:
     def build(overrides: dict) -> nn.Module:
         kwargs = {"img_size": 32, "num_domains": 3, "w_hpf": 0.0, "style_dim": 8, **SMALL, **overrides}
         if name == "generator":
-            return Generator(**{k: kwargs[k] for k in ("img_size", "style_dim", "w_hpf", "max_conv_dim",
-                                                       "base_channels")})
+            return make(Generator, condition_dim=kwargs["style_dim"],
+                        **{k: kwargs[k] for k in ("img_size", "w_hpf", "max_conv_dim", "base_channels")})
         if name == "mapping_network":
-            return MappingNetwork(latent_dim=4, style_dim=8, num_domains=kwargs["num_domains"], hidden_dim=16)
+            return make(MappingNetwork, latent_dim=4, style_dim=8, num_domains=kwargs["num_domains"], hidden_dim=16)
         cls = StyleEncoder if name == "style_encoder" else Discriminator
-        return cls(img_size=kwargs["img_size"], num_domains=kwargs["num_domains"],
-                   max_conv_dim=kwargs["max_conv_dim"], base_channels=kwargs["base_channels"])
+        return make(cls, img_size=kwargs["img_size"], num_domains=kwargs["num_domains"],
+                    max_conv_dim=kwargs["max_conv_dim"], base_channels=kwargs["base_channels"])
 
     official = {k: v for k, v in ganzoo_to_official(build(trained).state_dict(), name).items() if k != "hpf.filter"}
     with pytest.raises(CheckpointError) as info:

@@ -24,6 +24,7 @@ from ganzoo.plugins.stargan_v2 import (Discriminator, Generator, MappingNetwork,
 from ganzoo.schema import parse
 
 from layouts import Layout
+from nets import make
 
 pytestmark = pytest.mark.parity
 
@@ -119,15 +120,15 @@ def test_forward_outputs(fixture: Fixture, layout: Layout) -> None:
     data = load_tensors(fixture.root / "forward.safetensors")
     size = {"img_size": c["img_size"], "max_conv_dim": c["max_conv_dim"]}
     nets = {
-        "mapping_network": MappingNetwork(latent_dim=c["latent_dim"], style_dim=c["style_dim"],
+        "mapping_network": make(MappingNetwork, latent_dim=c["latent_dim"], style_dim=c["style_dim"],
                                           num_domains=c["num_domains"]),
-        "style_encoder": StyleEncoder(**size, style_dim=c["style_dim"], num_domains=c["num_domains"]),
-        "discriminator": Discriminator(**size, num_domains=c["num_domains"]),
-        "generator": Generator(**size, style_dim=c["style_dim"]),
+        "style_encoder": make(StyleEncoder, **size, style_dim=c["style_dim"], num_domains=c["num_domains"]),
+        "discriminator": make(Discriminator, **size, num_domains=c["num_domains"]),
+        "generator": make(Generator, **size, condition_dim=c["style_dim"]),
     }
     for name, net in nets.items():
         load_official_weights(net, fixture.nets[name], name)
-    generator_hpf = Generator(**size, style_dim=c["style_dim"], w_hpf=1.0)
+    generator_hpf = make(Generator, **size, condition_dim=c["style_dim"], w_hpf=1.0)
     load_official_weights(generator_hpf, load_official_checkpoint(fixture.root / "generator_hpf.ckpt")["generator"],
                           "generator")
     layout.networks(*nets.values(), generator_hpf)
