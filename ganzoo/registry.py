@@ -7,9 +7,10 @@ Plugins register classes by decorator under a *kind* (``generator``, ``discrimin
     @register("generator", "stargan_v2")
     class StarGANv2Generator(ImageToImageGenerator): ...
 
-Built-in and third-party plugins are discovered the same way: modules listed in the entry-point group
-``ganzoo.plugins`` are imported lazily, the first time a name is looked up. The core never imports a
-plugin by name.
+Plugins are imported lazily, the first time a name is looked up: every package inside ``ganzoo.plugins``
+(the repository's ``plugins/`` folder, so adding a family is adding a folder) and every module a
+third-party package lists in the entry-point group ``ganzoo.plugins``. The core never imports a plugin by
+name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import pkgutil
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable, TypeVar
@@ -28,6 +30,8 @@ from .errors import GanzooError
 ENTRY_POINT_GROUP = "ganzoo.plugins"
 #: core modules that register built-in parts (imported with the plugins, on first look-up)
 CORE_MODULES = ("ganzoo.data",)
+#: the package whose sub-packages are the built-in plugins
+BUILTIN_PACKAGE = "ganzoo.plugins"
 KINDS = ("generator", "discriminator", "style_source", "loss", "method", "dataset")
 
 T = TypeVar("T")
@@ -125,13 +129,18 @@ def entries(kind: str | None = None) -> list[Entry]:
 
 
 def load_plugins() -> None:
-    """Import the core's registering modules and every ``ganzoo.plugins`` entry point, once."""
+    """Import the core's registering modules, the built-in plugin packages and every ``ganzoo.plugins``
+    entry point, once."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
     for module in CORE_MODULES:
         importlib.import_module(module)
+    builtin = importlib.import_module(BUILTIN_PACKAGE)
+    for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
+        if info.ispkg:
+            importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             importlib.import_module(ep.value.split(":")[0])

@@ -75,3 +75,17 @@ def test_list_command_prints_table():
     result = CliRunner().invoke(cli, ["list", "method"])
     assert result.exit_code == 0, result.output
     assert "stargan_v2" in result.output and "method" in result.output
+
+
+def test_a_new_plugin_folder_is_discovered_without_listing_it(tmp_path, monkeypatch):
+    """Adding a family is adding a folder: every sub-package of the built-in plugin package is imported."""
+    package = tmp_path / "zoo_plugins"
+    (package / "newfamily").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "newfamily" / "__init__.py").write_text(
+        "from ganzoo.interfaces import Loss\nfrom ganzoo.registry import register\n\n"
+        "@register('loss', 'from_a_new_folder')\nclass FromANewFolder(Loss):\n    '''Found by folder.'''\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "BUILTIN_PACKAGE", "zoo_plugins")
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    assert registry.get("loss", "from_a_new_folder").__name__ == "FromANewFolder"
