@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .ema import EMA
-from .seeding import mix_seed
+from .seeding import mix_seed, process_slice
 
 Batch = Mapping[str, Tensor]
 LossFn = Callable[[Batch, "StepContext"], "tuple[Tensor, dict[str, Tensor]]"]
@@ -75,8 +75,7 @@ class StepContext:
     def _local(self, draw: Callable[..., Tensor], per_sample_shape: tuple[int, ...]) -> Tensor:
         """This process's slice of ``draw`` for the global batch."""
         full = draw((self.local_batch * self.world_size, *per_sample_shape), generator=self._generator)
-        start = self.rank * self.local_batch
-        return full[start:start + self.local_batch].to(self.device)
+        return full[process_slice(self.rank, self.world_size, self.local_batch)].to(self.device)
 
 
 class TrainingMethod(ABC):
