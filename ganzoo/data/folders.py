@@ -5,15 +5,13 @@ independently augmented reference images of one reference domain. Each image's a
 from ``random.Random(mix_seed(key.seed, slot))``, so an item is a pure function of its key.
 
 Unreadable or corrupt images never stop a run: the item uses the next readable image of the same
-domain instead, and a :class:`UnreadableImageWarning` (Python ``warnings``) is emitted once per bad file
-with a running count. Counts are per process: each data-loading worker warns and counts on its own.
+domain instead, warning once per bad file (:mod:`ganzoo.data.reading`).
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,14 +26,11 @@ from ..registry import register
 from ..schema import option, parse
 from ..seeding import mix_seed
 from .layout import scan_split
+from .reading import ImageFiles
 from .sampler import DATA_STREAM, IterationSampler, SampleKey
 from .transforms import eval_transform, train_transform
 
 _FIXED_BATCH_STREAM = DATA_STREAM + 1
-
-
-class UnreadableImageWarning(UserWarning):
-    """An image file could not be decoded and was replaced by another image of its domain."""
 
 
 @register("dataset", "image_folder")
@@ -62,11 +57,11 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
         self.root, self.img_size, self.split, self.augment = Path(root), img_size, split, augment
         folders = scan_split(self.root, split, num_domains)
         self.domains: tuple[str, ...] = folders.domains
-        self.paths: list[Path] = [path for paths in folders.images for path in paths]
+        self.files = ImageFiles([path for paths in folders.images for path in paths])
+        self.paths: list[Path] = self.files.paths
         self.labels: list[int] = [label for label, paths in enumerate(folders.images) for _ in paths]
         self._domain_start = [self.labels.index(label) for label in range(num_domains)]
         self._domain_size = [len(paths) for paths in folders.images]
-        self._unreadable: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -111,7 +106,7 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
     @property
     def num_skipped(self) -> int:
         """How many distinct unreadable files this process has met (and replaced) so far."""
-        return len(self._unreadable)
+        return self.files.num_skipped
 
     def load(self, index: int, seed: int | None = None) -> Tensor:
         """Image ``index`` as (3, S, S) in [-1, 1]: train-augmented from ``seed``, or eval-resized if None."""
@@ -127,21 +122,8 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
         """The RGB image at ``index``, or the next readable one of its domain (wrapping around)."""
         label = self.labels[index]
         start, size = self._domain_start[label], self._domain_size[label]
-        for step in range(size):
-            candidate = start + (index - start + step) % size
-            if candidate in self._unreadable:
-                continue
-            try:
-                with Image.open(self.paths[candidate]) as image:
-                    return _to_rgb(image)
-            except Exception as exc:  # any decoding failure of an untrusted file: skip it, never crash the run
-                self._unreadable.add(candidate)
-                warnings.warn(f"Skipping unreadable image {self.paths[candidate]} ({self.num_skipped} skipped so "
-                              f"far): {exc}", UnreadableImageWarning, stacklevel=2)
-        raise DataError(f"Every image of domain {self.domains[label]!r} in {self.root / self.split} is unreadable. "
-                        f"Replace the files or remove the folder.")
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode -> RGB; palette images go through RGBA so PIL accepts their byte-wise transparency."""
-    return (image.convert("RGBA") if image.mode == "P" else image).convert("RGB")
+        found = self.files.read_first(start + (index - start + step) % size for step in range(size))
+        if found is None:
+            raise DataError(f"Every image of domain {self.domains[label]!r} in {self.root / self.split} is unreadable. "
+                            f"Replace the files or remove the folder.")
+        return found[1]

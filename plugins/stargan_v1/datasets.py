@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import math
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, NamedTuple, Sequence
@@ -25,7 +24,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler, default_collate
 
-from ganzoo.data import SyntheticOptions, UnreadableImageWarning, center_crop, eval_transform, scan_split
+from ganzoo.data import ImageFiles, SyntheticOptions, center_crop, eval_transform, scan_split
 from ganzoo.data.sampler import DATA_STREAM
 from ganzoo.errors import DataError
 from ganzoo.registry import register
@@ -107,7 +106,7 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     Subclasses find their images, labels and label names, then call this ``__init__``. An unreadable
     image is replaced by the next readable one, with its labels, and reported once with an
-    :class:`UnreadableImageWarning`.
+    :class:`~ganzoo.data.UnreadableImageWarning`.
     """
 
     batch_keys: ClassVar[tuple[str, ...]] = ("x", "c_org", "c_trg")
@@ -115,9 +114,9 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def __init__(self, *, paths: Sequence[Path], labels: Tensor, domains: Sequence[str], img_size: int,
                  crop_size: int | None, augment: bool) -> None:
-        self.paths, self.labels, self.domains = list(paths), labels.float(), tuple(domains)
+        self.files = ImageFiles(paths)
+        self.paths, self.labels, self.domains = self.files.paths, labels.float(), tuple(domains)
         self.img_size, self.crop_size, self.augment = img_size, crop_size, augment
-        self._unreadable: set[int] = set()
 
     @property
     def label_layout(self) -> LabelLayout:
@@ -153,18 +152,10 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def _read(self, index: int) -> tuple[int, Image.Image]:
         """(index, RGB image) of the first readable image from ``index`` on (wrapping around)."""
-        for step in range(len(self)):
-            candidate = (index + step) % len(self)
-            if candidate in self._unreadable:
-                continue
-            try:
-                with Image.open(self.paths[candidate]) as image:
-                    return candidate, image.convert("RGB")
-            except Exception as exc:  # any decoding failure of an untrusted file: skip it, never crash the run
-                self._unreadable.add(candidate)
-                warnings.warn(f"Skipping unreadable image {self.paths[candidate]} ({len(self._unreadable)} "
-                              f"skipped so far): {exc}", UnreadableImageWarning, stacklevel=2)
-        raise DataError(f"Every image of the dataset is unreadable (first: {self.paths[0]}).")
+        found = self.files.read_first((index + step) % len(self) for step in range(len(self)))
+        if found is None:
+            raise DataError(f"Every image of the dataset is unreadable (first: {self.paths[0]}).")
+        return found
 
 
 # --- CelebA -------------------------------------------------------------------------------------------------------
