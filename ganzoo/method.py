@@ -106,9 +106,15 @@ class TrainingMethod(ABC):
         """Names of the networks written to an exported model folder."""
         return self.inference_networks or self.ema_networks
 
-    def use_dataset(self, dataset: Any) -> None:
-        """Called by the trainer with the training dataset before training: check that it fits the method
-        (raise a GanzooError naming the recipe keys to change) and take what the method needs from it."""
+    def use_dataset(self, dataset: Any) -> Any:
+        """The dataset the method takes its batches from, given a dataset built from the recipe.
+
+        Called by the trainer before training, for the training dataset and for the sample-grid one: check
+        that ``dataset`` fits the method (raise a GanzooError naming the recipe keys to change), take what
+        the method needs from it, and return it, or a view over it that yields the method's
+        ``batch_keys`` (StarGAN v2's reference pairs). The default returns ``dataset`` itself.
+        """
+        return dataset
 
     @abstractmethod
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
