@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .ema import EMA
-from .seeding import mix_seed
+from .seeding import mix_seed, process_slice
 
 Batch = Mapping[str, Tensor]
 LossFn = Callable[[Batch, "StepContext"], "tuple[Tensor, dict[str, Tensor]]"]
@@ -75,8 +75,7 @@ class StepContext:
     def _local(self, draw: Callable[..., Tensor], per_sample_shape: tuple[int, ...]) -> Tensor:
         """This process's slice of ``draw`` for the global batch."""
         full = draw((self.local_batch * self.world_size, *per_sample_shape), generator=self._generator)
-        start = self.rank * self.local_batch
-        return full[start:start + self.local_batch].to(self.device)
+        return full[process_slice(self.rank, self.world_size, self.local_batch)].to(self.device)
 
 
 class TrainingMethod(ABC):
@@ -107,9 +106,15 @@ class TrainingMethod(ABC):
         """Names of the networks written to an exported model folder."""
         return self.inference_networks or self.ema_networks
 
-    def use_dataset(self, dataset: Any) -> None:
-        """Called by the trainer with the training dataset before training: check that it fits the method
-        (raise a GanzooError naming the recipe keys to change) and take what the method needs from it."""
+    def use_dataset(self, dataset: Any) -> Any:
+        """The dataset the method takes its batches from, given a dataset built from the recipe.
+
+        Called by the trainer before training, for the training dataset and for the sample-grid one: check
+        that ``dataset`` fits the method (raise a GanzooError naming the recipe keys to change), take what
+        the method needs from it, and return it, or a view over it that yields the method's
+        ``batch_keys`` (StarGAN v2's reference pairs). The default returns ``dataset`` itself.
+        """
+        return dataset
 
     @abstractmethod
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:

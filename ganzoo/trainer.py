@@ -109,8 +109,9 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         sample_source = build_dataset(recipe, "val" if has_split(recipe.data.root, "val") else "train",
                                       augment=False)
     method = seeded_method(recipe)
+    sample_source = method.use_dataset(sample_source)
+    dataset = method.use_dataset(dataset)
     _check_batch_keys(method, dataset)
-    method.use_dataset(dataset)
     networks, optimizers, ema = prepare_training(method, cfg, accelerator.device)
 
     checkpoints_dir = output_dir / "checkpoints"

@@ -1,7 +1,8 @@
 """The infinite training loader and the fixed batch used for sample grids.
 
-Both work on any dataset that follows :class:`TrainDataset`: the dataset decides how its sample keys
-are drawn (balanced domains and reference pairs for the image folders, shuffled images with target
+Both work on any dataset that follows :class:`TrainDataset` (a core dataset, or the view a training
+method returns from ``use_dataset``): the dataset decides how its sample keys are drawn (balanced
+domains for the image folders, reference pairs for StarGAN v2's view, shuffled images with target
 labels for StarGAN v1), and the loader only turns keys into collated batches.
 """
 

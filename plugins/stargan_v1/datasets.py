@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import math
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, NamedTuple, Sequence
@@ -25,12 +24,12 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler, default_collate
 
-from ganzoo.data import SyntheticOptions, UnreadableImageWarning, center_crop, eval_transform, scan_split
-from ganzoo.data.sampler import DATA_STREAM
+from ganzoo.data import (ImageFiles, IterationSampler, SyntheticOptions, center_crop, draw_seeds, eval_transform,
+                         random_hflip, scan_split)
 from ganzoo.errors import DataError
 from ganzoo.registry import register
 from ganzoo.schema import option, parse, to_dict
-from ganzoo.seeding import mix_seed
+from ganzoo.seeding import mix_seed, register_stream
 
 from .labels import LabelGroup, LabelLayout
 
@@ -38,9 +37,10 @@ from .labels import LabelGroup, LabelLayout
 CELEBA_ATTRS = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
 #: seed of the official CelebA train/test shuffle (``random.seed(1234)``)
 CELEBA_SPLIT_SEED = 1234
-_EPOCH_STREAM = DATA_STREAM + 2
-_SAMPLE_STREAM = DATA_STREAM + 3
-_MAX_SEED = 2**63 - 1
+#: the image order of each epoch, drawn at (seed, epoch)
+EPOCH_STREAM = register_stream("stargan_v1.epoch_order", 0x64617463)
+#: the images of the fixed sample-grid batch, drawn at (seed,)
+SAMPLE_KEYS_STREAM = register_stream("stargan_v1.sample_keys", 0x64617464)
 
 
 class PairKey(NamedTuple):
@@ -53,45 +53,33 @@ class PairKey(NamedTuple):
     group: int = 0
 
 
-class ShuffledPairSampler(Sampler[list[PairKey]]):
-    """Batch sampler of :class:`PairKey` lists, one per iteration from ``start_iter``, for ``DataLoader``.
+class ShuffledPairSampler(IterationSampler[PairKey]):
+    """Batch sampler of :class:`PairKey` lists, one per iteration from ``start_iter`` on, for ``DataLoader``.
 
     Global batch ``t`` takes positions ``t*n ... t*n + n - 1`` (n = batch_size * world_size) of the
-    endless sequence of epochs, each epoch a seeded permutation of the images; targets are the labels
-    of a seeded permutation of those n positions. Process ``rank`` keeps its slice.
+    endless sequence of epochs, each epoch a seeded permutation of the images (:data:`EPOCH_STREAM`);
+    targets are the labels of a seeded permutation of those n positions. Process ``rank`` keeps its slice.
     """
 
     def __init__(self, size: int, *, batch_size: int, seed: int, start_iter: int = 0, rank: int = 0,
                  world_size: int = 1, group: int = 0) -> None:
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is outside [0, world_size={world_size})")
-        self.size, self.batch_size, self.seed, self.start_iter = size, batch_size, seed, start_iter
-        self.rank, self.world_size, self.group = rank, world_size, group
+        super().__init__(batch_size=batch_size, seed=seed, start_iter=start_iter, rank=rank, world_size=world_size)
+        self.size, self.group = size, group
         self._epoch: tuple[int, Tensor] | None = None
 
-    def __iter__(self) -> Iterator[list[PairKey]]:
-        t = self.start_iter
-        while True:
-            yield self.batch(t)
-            t += 1
-
-    def batch(self, iteration: int) -> list[PairKey]:
-        """This process's keys for ``iteration``."""
-        n = self.batch_size * self.world_size
+    def draw(self, iteration: int, n: int, generator: torch.Generator) -> list[PairKey]:
+        """The images at the batch's positions, targets from a permutation of them, then flip seeds."""
         positions = torch.arange(iteration * n, (iteration + 1) * n)
         index = torch.cat([self._order(int(epoch))[chunk % self.size]
                            for epoch, chunk in _split_by(positions, positions // self.size)])
-        generator = torch.Generator().manual_seed(mix_seed(self.seed, DATA_STREAM, iteration))
         target = index[torch.randperm(n, generator=generator)]
-        seeds = torch.randint(_MAX_SEED, (n,), generator=generator)
-        lo = self.rank * self.batch_size
-        rows = zip(*(column[lo:lo + self.batch_size].tolist() for column in (index, target, seeds)))
-        return [PairKey(i, j, s, self.group) for i, j, s in rows]
+        seeds = draw_seeds(n, generator)
+        return [PairKey(i, j, s, self.group) for i, j, s in zip(index.tolist(), target.tolist(), seeds.tolist())]
 
     def _order(self, epoch: int) -> Tensor:
         """The image order of ``epoch`` (the latest one is cached)."""
         if self._epoch is None or self._epoch[0] != epoch:
-            generator = torch.Generator().manual_seed(mix_seed(self.seed, _EPOCH_STREAM, epoch))
+            generator = EPOCH_STREAM.generator(self.seed, epoch)
             self._epoch = (epoch, torch.randperm(self.size, generator=generator))
         return self._epoch[1]
 
@@ -107,7 +95,7 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     Subclasses find their images, labels and label names, then call this ``__init__``. An unreadable
     image is replaced by the next readable one, with its labels, and reported once with an
-    :class:`UnreadableImageWarning`.
+    :class:`~ganzoo.data.UnreadableImageWarning`.
     """
 
     batch_keys: ClassVar[tuple[str, ...]] = ("x", "c_org", "c_trg")
@@ -115,9 +103,9 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def __init__(self, *, paths: Sequence[Path], labels: Tensor, domains: Sequence[str], img_size: int,
                  crop_size: int | None, augment: bool) -> None:
-        self.paths, self.labels, self.domains = list(paths), labels.float(), tuple(domains)
+        self.files = ImageFiles(paths)
+        self.paths, self.labels, self.domains = self.files.paths, labels.float(), tuple(domains)
         self.img_size, self.crop_size, self.augment = img_size, crop_size, augment
-        self._unreadable: set[int] = set()
 
     @property
     def label_layout(self) -> LabelLayout:
@@ -129,9 +117,8 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def __getitem__(self, key: PairKey) -> dict[str, Tensor]:
         index, image = self._read(key.index)
-        rng = random.Random(key.seed) if self.augment and key.seed is not None else None
-        if rng is not None and rng.random() < 0.5:
-            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        if self.augment and key.seed is not None:
+            image = random_hflip(image, random.Random(key.seed))
         x = eval_transform(center_crop(image, self.crop_size), self.img_size)
         return {"x": x, "c_org": self.labels[index], "c_trg": self.labels[key.target]}
 
@@ -143,7 +130,7 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def sample_keys(self, n: int, seed: int, group: int = 0) -> list[PairKey]:
         """``n`` unaugmented keys: images in a seeded order, without repeats while there are enough."""
-        generator = torch.Generator().manual_seed(mix_seed(seed, _SAMPLE_STREAM))
+        generator = SAMPLE_KEYS_STREAM.generator(seed)
         order = torch.randperm(len(self), generator=generator).repeat(math.ceil(n / len(self)))[:n].tolist()
         return [PairKey(i, order[(k + 1) % n], None, group) for k, i in enumerate(order)]
 
@@ -153,18 +140,10 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def _read(self, index: int) -> tuple[int, Image.Image]:
         """(index, RGB image) of the first readable image from ``index`` on (wrapping around)."""
-        for step in range(len(self)):
-            candidate = (index + step) % len(self)
-            if candidate in self._unreadable:
-                continue
-            try:
-                with Image.open(self.paths[candidate]) as image:
-                    return candidate, image.convert("RGB")
-            except Exception as exc:  # any decoding failure of an untrusted file: skip it, never crash the run
-                self._unreadable.add(candidate)
-                warnings.warn(f"Skipping unreadable image {self.paths[candidate]} ({len(self._unreadable)} "
-                              f"skipped so far): {exc}", UnreadableImageWarning, stacklevel=2)
-        raise DataError(f"Every image of the dataset is unreadable (first: {self.paths[0]}).")
+        found = self.files.read_first((index + step) % len(self) for step in range(len(self)))
+        if found is None:
+            raise DataError(f"Every image of the dataset is unreadable (first: {self.paths[0]}).")
+        return found
 
 
 # --- CelebA -------------------------------------------------------------------------------------------------------

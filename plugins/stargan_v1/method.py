@@ -89,8 +89,9 @@ class StarGANv1(TrainingMethod):
         self._base_lrs = {"generator": c.g_lr, "discriminator": c.d_lr}
         self._optimizers: dict[str, torch.optim.Optimizer] = {}
 
-    def use_dataset(self, dataset: Any) -> None:
-        """Check the dataset's label layout against the method's; keep its label names for sample grids."""
+    def use_dataset(self, dataset: Any) -> Any:
+        """Check the dataset's label layout against the method's, keep its label names for sample grids, and
+        train on the dataset itself."""
         layout = getattr(dataset, "label_layout", None)
         if layout != self.layout:
             raise GanzooError(f"The dataset's labels ({_describe(layout)}) do not fit method stargan_v1 "
@@ -98,6 +99,7 @@ class StarGANv1(TrainingMethod):
                               f"classes) and method.c2_dim (joint training: the second dataset's classes) to match "
                               f"data.dataset.")
         self.label_names = tuple(dataset.domains)
+        return dataset
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         betas = (self.config.beta1, self.config.beta2)

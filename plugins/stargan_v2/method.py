@@ -9,6 +9,9 @@
 Generator losses: adversarial + λsty·style reconstruction − λds·diversity + λcyc·cycle consistency;
 λds decays linearly to zero over ``ds_iter`` iterations. Work the official loop does and then throws
 away (detached branches, gradients of frozen networks) is skipped; the numbers are the same.
+
+Batches come from the reference-pair view (``data.py``) that ``use_dataset`` puts over the core image
+dataset, augmented with the official transform and ``randcrop_prob`` (``transforms.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torchvision
 from torch import Tensor, nn
 
 from ganzoo.build import create
+from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
 from ganzoo.images import from_signed
 from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
@@ -29,14 +33,15 @@ from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleS
 from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
-from ganzoo.seeding import mix_seed
+from ganzoo.seeding import register_stream
 
-from .networks import Discriminator, Generator, MappingNetwork, StyleEncoder, he_init
+from .data import ReferencePairs
+from .networks import he_init
 
 #: latent codes per target domain in the latent-guided sample grid
 GRID_LATENTS_PER_DOMAIN = 2
-#: counter mixed into the seed of the sample grids' latents (fixed, so grids compare across iterations)
-_GRID_STREAM = 0x5A17
+#: the sample grids' latents, drawn at (seed,): the same every time, so grids compare across iterations
+GRID_STREAM = register_stream("stargan_v2.grid_latents", 0x5A17)
 
 
 @register("method", "stargan_v2")
@@ -67,9 +72,11 @@ class StarGANv2(TrainingMethod):
         beta1: float = option(0.0, "Adam beta1.", min=0.0, max=1.0)
         beta2: float = option(0.99, "Adam beta2.", min=0.0, max=1.0)
         weight_decay: float = option(1e-4, "Adam (coupled, L2) weight decay.", min=0.0)
+        randcrop_prob: float = option(0.5, "Probability of the random resized crop in training augmentation.",
+                                      min=0.0, max=1.0)
 
     ema_networks = ("generator", "mapping_network", "style_encoder")
-    batch_keys = ("x", "y", "x_ref", "x_ref2", "y_ref")
+    batch_keys = ReferencePairs.batch_keys
 
     def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
         super().__init__(config, img_size=img_size, num_domains=num_domains)
@@ -93,6 +100,14 @@ class StarGANv2(TrainingMethod):
         self.lambda_ds = c.lambda_ds
         self._iteration_ctx: StepContext | None = None
         self._iteration_cache: dict[str, Any] = {}
+
+    def use_dataset(self, dataset: Any) -> ReferencePairs:
+        """StarGAN v2 trains on reference pairs: the :class:`ReferencePairs` view over a core image dataset."""
+        if not isinstance(dataset, ImageDataset):
+            raise GanzooError(f"Method stargan_v2 trains on labelled image folders (data.dataset: image_folder or "
+                              f"synthetic); {type(dataset).__name__} is not one. Choose one of them for "
+                              f"data.dataset.")
+        return ReferencePairs(dataset, self.config.randcrop_prob)
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
@@ -199,7 +214,7 @@ class StarGANv2(TrainingMethod):
         x_src, x_ref, y_ref = batch["x"], batch["x_ref"], batch["y_ref"]
         n = x_src.size(0)
         with eval_mode(generator, mapping, encoder):
-            rng = torch.Generator().manual_seed(mix_seed(ctx.seed, _GRID_STREAM))
+            rng = GRID_STREAM.generator(ctx.seed)
             z = torch.randn(self.num_domains, GRID_LATENTS_PER_DOMAIN, self.config.latent_dim, generator=rng)
             latent_rows = [x_src]
             for domain in range(self.num_domains):

@@ -116,7 +116,7 @@ def test_round_trip_through_the_resolved_recipe(tmp_path):
     ("train.batch_size=0", r"train.batch_size must be >= 1, got 0"),
     ("train.batch_size=2.5", r"train.batch_size must be an integer, got number 2.5"),
     ("train.mixed_precision=fp8", r"train.mixed_precision must be one of 'no', 'bf16', 'fp16', got 'fp8'"),
-    ("data.dataset.randcrop_prob=1.5", r"data.dataset.randcrop_prob must be <= 1"),
+    ("method.randcrop_prob=1.5", r"method.randcrop_prob must be <= 1"),
     ("method.generator.name=stargan_v3", r"method.generator: Unknown generator 'stargan_v3'. Did you mean "
                                          r"'stargan_v2'"),
     ("method.name=starganv2", r"method: Unknown method 'starganv2'. Did you mean 'stargan_v2'"),

@@ -1,4 +1,4 @@
-"""Items of the image-folder dataset: colour modes, keys, augmentation determinism and unreadable files."""
+"""Items of the image-folder dataset: colour modes, x/y keys, flip determinism, read() and unreadable files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzoo.data import ImageFolderDataset, SampleKey, UnreadableImageWarning
+from ganzoo.data import ImageFolderDataset, ImageKey, UnreadableImageWarning
 from ganzoo.errors import DataError
 
 
@@ -48,21 +48,29 @@ def test_every_colour_mode_becomes_rgb_in_range(make_folders, mode):
         assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2]), "grey stays grey"
 
 
-def test_item_keys_dtypes_and_labels(make_folders):
+def test_item_keys_dtypes_labels_and_domains(make_folders):
     root = make_folders({"a": 2, "b": 3})
     ds = _dataset(root)
-    item = ds[SampleKey(0, 3, 4, 123)]
-    assert tuple(item) == ds.batch_keys == ("x", "y", "x_ref", "x_ref2", "y_ref")
-    for name in ("x", "x_ref", "x_ref2"):
-        assert item[name].shape == (3, 8, 8) and item[name].dtype == torch.float32
-    assert item["y"].dtype == torch.int64 and item["y"].item() == 0
-    assert item["y_ref"].dtype == torch.int64 and item["y_ref"].item() == 1
+    assert ds.domains == ("a", "b") and ds.labels == [0, 0, 1, 1, 1]
+    item = ds[ImageKey(3, 123)]
+    assert tuple(item) == ds.batch_keys == ("x", "y")
+    assert item["x"].shape == (3, 8, 8) and item["x"].dtype == torch.float32
+    assert item["x"].min() >= -1 and item["x"].max() <= 1
+    assert item["y"].dtype == torch.int64 and item["y"].shape == () and item["y"].item() == 1
+
+
+def test_read_gives_the_rgb_file(make_folders):
+    root = make_folders({"a": 1, "b": 2}, size=12)
+    ds = _dataset(root)
+    image = ds.read(2)
+    assert image.mode == "RGB" and image.size == (13, 12)  # make_folders widens image i by i pixels
+    assert image.getpixel((0, 0)) == (40, 17, 200)
 
 
 def test_eval_is_plain_resize_to_minus_one_one(make_folders):
     root = make_folders({"a": 1})
     Image.new("RGB", (20, 10), (255, 0, 0)).save(root / "train" / "a" / "img000.png")
-    x = _dataset(root, augment=False)[SampleKey(0, 0, 0, 99)]["x"]
+    x = _dataset(root, augment=False)[ImageKey(0, 99)]["x"]
     assert torch.equal(x[0], torch.ones(8, 8)) and torch.equal(x[1], -torch.ones(8, 8))
 
 
@@ -73,32 +81,33 @@ def _textured_folder(make_folders):
     return root
 
 
-def test_augmentation_is_a_function_of_the_key(make_folders):
+def test_augmentation_is_a_seeded_horizontal_flip(make_folders):
     ds = _dataset(_textured_folder(make_folders), img_size=16)
-    first = ds[SampleKey(0, 0, 0, 7)]
-    again = ds[SampleKey(0, 0, 0, 7)]
-    for name in ("x", "x_ref", "x_ref2"):
-        assert torch.equal(first[name], again[name])
-    xs = [ds[SampleKey(0, 0, 0, seed)]["x"] for seed in range(12)]
-    assert len({x.numpy().tobytes() for x in xs}) > 4
-    assert not torch.equal(first["x_ref"], first["x_ref2"])  # same file, independent augmentations
+    plain = ds.load(0)
+    xs = [ds[ImageKey(0, seed)]["x"] for seed in range(16)]
+    flipped = [torch.equal(x, plain.flip(-1)) for x in xs]
+    assert all(f or torch.equal(x, plain) for x, f in zip(xs, flipped))
+    assert any(flipped) and not all(flipped)
+    assert flipped == [random.Random(seed).random() < 0.5 for seed in range(16)]
+    assert all(torch.equal(ds[ImageKey(0, seed)]["x"], x) for seed, x in enumerate(xs))  # a function of the key
 
 
 def test_augmentation_ignores_global_rng(make_folders):
     ds = _dataset(_textured_folder(make_folders), img_size=16)
     torch.manual_seed(0)
-    a = ds[SampleKey(0, 0, 0, 5)]["x"]
+    random.seed(0)
+    xs = [ds[ImageKey(0, seed)]["x"] for seed in range(8)]
     torch.manual_seed(1)
     random.seed(1)
-    assert torch.equal(a, ds[SampleKey(0, 0, 0, 5)]["x"])
+    assert all(torch.equal(ds[ImageKey(0, seed)]["x"], x) for seed, x in enumerate(xs))
 
 
 def test_no_augmentation_without_seed_or_when_disabled(make_folders):
     root = _textured_folder(make_folders)
     plain = _dataset(root, img_size=16, augment=False)
     reference = plain.load(0)
-    assert torch.equal(plain[SampleKey(0, 0, 0, 3)]["x"], reference)
-    assert torch.equal(_dataset(root, img_size=16)[SampleKey(0, 0, 0, None)]["x"], reference)
+    assert all(torch.equal(plain[ImageKey(0, seed)]["x"], reference) for seed in range(8))
+    assert torch.equal(_dataset(root, img_size=16)[ImageKey(0, None)]["x"], reference)
 
 
 def _truncated_png() -> bytes:
@@ -118,18 +127,18 @@ def test_unreadable_files_are_skipped_warned_once_and_counted(make_folders):
     good = ds.load(2)  # the only readable image of domain a
 
     with pytest.warns(UnreadableImageWarning) as record:
-        item = ds[SampleKey(0, 1, 3, None)]
+        item = ds[ImageKey(0, None)]
     messages = [str(w.message) for w in record]
     assert len(messages) == 2
     assert messages[0].startswith(f"Skipping unreadable image {folder / 'img000.png'} (1 skipped so far): ")
     assert messages[1].startswith(f"Skipping unreadable image {folder / 'img000b.jpg'} (2 skipped so far): ")
-    assert torch.equal(item["x"], good) and torch.equal(item["x_ref"], good)
-    assert item["y"].item() == 0 and item["y_ref"].item() == 0
+    assert torch.equal(item["x"], good) and item["y"].item() == 0
     assert ds.num_skipped == 2
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # known bad files are not warned about again
         assert torch.equal(ds.load(1), good)
+        assert ds.read(1).tobytes() == ds.read(2).tobytes()
     assert ds.num_skipped == 2
 
 

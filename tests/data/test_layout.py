@@ -86,7 +86,7 @@ def test_unknown_option_is_a_recipe_error(make_folders):
     from ganzoo.errors import RecipeError
 
     root = make_folders({"a": 1})
-    with pytest.raises(RecipeError, match="randcrop_prob"):
-        ImageFolderDataset(root=root, img_size=8, num_domains=1, randcrop_prob=1.5)
+    with pytest.raises(RecipeError, match="Unknown key 'data.dataset.randcrop_prob'"):  # a method option now
+        ImageFolderDataset(root=root, img_size=8, num_domains=1, randcrop_prob=0.5)
     with pytest.raises(RecipeError, match="Unknown key 'data.dataset.flip'"):
         ImageFolderDataset(root=root, img_size=8, num_domains=1, flip=True)

@@ -125,6 +125,7 @@ def test_registered_and_built_from_a_recipe_section(tmp_path):
     assert registry.get("dataset", "synthetic") is SyntheticDataset
     data = parse(DataConfig, {"root": str(tmp_path / "s"), "img_size": 8, "num_domains": 2,
                               "dataset": {"name": "synthetic", "images_per_domain": 3, "val_per_domain": 1,
-                                          "gen_size": 16, "randcrop_prob": 0.25}}, "data")
+                                          "gen_size": 16}}, "data")
     ds = data.dataset.build("dataset", root=data.root, img_size=data.img_size, num_domains=data.num_domains)
-    assert isinstance(ds, SyntheticDataset) and len(ds) == 6 and ds.config.randcrop_prob == 0.25
+    assert isinstance(ds, SyntheticDataset) and len(ds) == 6 and ds.config.gen_size == 16
+    assert ds.domains == ("0_red_circle", "1_green_square") and ds.labels == [0, 0, 0, 1, 1, 1]

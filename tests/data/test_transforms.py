@@ -1,52 +1,43 @@
-"""The seeded RandomResizedCrop parameters and the train/eval transforms."""
+"""The family-neutral transforms: seeded horizontal flip, eval resize, centre crop."""
 
 from __future__ import annotations
 
-import math
 import random
 
-import pytest
 import torch
 from PIL import Image
 
-from ganzoo.data import eval_transform, random_resized_crop_box, train_transform
+from ganzoo.data import center_crop, eval_transform, random_hflip
 
 
-@pytest.mark.parametrize("size", [(64, 64), (80, 72), (60, 64)])
-def test_crop_box_follows_scale_and_ratio(size):
-    width, height = size
-    rng = random.Random(0)
-    boxes = {random_resized_crop_box(width, height, rng) for _ in range(200)}
-    assert len(boxes) > 20
-    for left, top, right, bottom in boxes:
-        w, h = right - left, bottom - top
-        assert 0 <= left < right <= width and 0 <= top < bottom <= height
-        assert 0.78 * width * height <= w * h <= width * height  # scale 0.8-1.0, up to rounding
-        assert math.log(0.9) - 0.05 <= math.log(w / h) <= math.log(1.1) + 0.05
+def test_random_hflip_uses_one_draw_with_probability_half():
+    image = Image.merge("RGB", [Image.effect_noise((9, 7), 60) for _ in range(3)])
+    mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    outcomes = []
+    for seed in range(200):
+        rng = random.Random(seed)
+        out = random_hflip(image, rng)
+        assert out.tobytes() in (image.tobytes(), mirrored.tobytes())
+        outcomes.append(out.tobytes() == mirrored.tobytes())
+        assert outcomes[-1] == (random.Random(seed).random() < 0.5)
+        assert rng.random() == _second_draw(seed)  # exactly one draw consumed
+    assert 70 < sum(outcomes) < 130
 
 
-def test_crop_box_falls_back_to_centre_crop_for_extreme_aspect():
-    box = random_resized_crop_box(100, 10, random.Random(0))  # no 0.8-area crop with ratio <= 1.1 fits
-    assert box == (44, 0, 55, 10)  # width round(10 * 1.1) = 11, centred
-
-
-def test_crop_box_is_a_function_of_the_rng_state():
-    assert random_resized_crop_box(50, 40, random.Random(3)) == random_resized_crop_box(50, 40, random.Random(3))
-
-
-def test_train_transform_without_crop_only_flips():
-    image = Image.merge("RGB", [Image.effect_noise((16, 16), 60) for _ in range(3)])
-    plain = eval_transform(image, 16)
-    seen = set()
-    for seed in range(20):
-        x = train_transform(image, 16, random.Random(seed), randcrop_prob=0.0)
-        flipped = torch.equal(x, plain.flip(-1))
-        assert flipped or torch.equal(x, plain)
-        seen.add(flipped)
-    assert seen == {True, False}
+def _second_draw(seed: int) -> float:
+    rng = random.Random(seed)
+    rng.random()
+    return rng.random()
 
 
 def test_eval_transform_range_and_values():
     x = eval_transform(Image.new("RGB", (5, 7), (0, 255, 51)), 4)
-    assert x.shape == (3, 4, 4)
+    assert x.shape == (3, 4, 4) and x.dtype == torch.float32
     assert torch.allclose(x[:, 0, 0], torch.tensor([-1.0, 1.0, 51 / 255 * 2 - 1]))
+
+
+def test_center_crop_is_centred_and_clamped():
+    image = Image.new("RGB", (10, 6))
+    image.paste((255, 0, 0), (2, 0, 8, 6))  # the centred 6x6 square is red
+    assert center_crop(image).size == (6, 6) and center_crop(image).getextrema()[0] == (255, 255)
+    assert center_crop(image, 4).size == (4, 4) and center_crop(image, 20).size == (6, 6)
