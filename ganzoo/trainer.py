@@ -33,7 +33,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 from torch import nn
 
-from . import registry
 from .build import create
 from .checkpoint import checkpoint_iteration, export_model, list_checkpoints, load_checkpoint, save_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
@@ -64,10 +63,9 @@ class RunSummary:
 
 def build_dataset(recipe: Recipe, split: str, augment: bool) -> Any:
     """The recipe's dataset plugin for ``split`` (validates the data folder)."""
-    spec = recipe.data.dataset
-    cls = registry.get("dataset", spec.name)
-    return cls(root=recipe.data.root, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains,
-               split=split, augment=augment, **to_dict(spec.options or {}))
+    data = recipe.data
+    return create(data.dataset, root=data.root, img_size=data.img_size, num_domains=data.num_domains, split=split,
+                  augment=augment)
 
 
 def build_method(recipe: Recipe) -> TrainingMethod:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import ClassVar, Protocol, Sequence, runtime_checkable
 
 from PIL import Image
 from torch import Tensor, tensor
@@ -24,7 +24,6 @@ from torch.utils.data import Dataset, default_collate
 
 from ..errors import DataError
 from ..registry import register
-from ..schema import parse
 from .layout import scan_split
 from .reading import ImageFiles
 from .sampler import DomainBalancedSampler, DomainIndex, ImageKey
@@ -65,9 +64,9 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
     class Config:
         """Options of the image-folder dataset (none: a family's augmentation is a method option)."""
 
-    def __init__(self, *, root: str | Path, img_size: int, num_domains: int,
-                 split: str = "train", augment: bool = True, **options: Any) -> None:
-        self.config = parse(self.Config, options, "data.dataset")
+    def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int,
+                 split: str = "train", augment: bool = True) -> None:
+        self.config = config
         self.root, self.img_size, self.split, self.augment = Path(root), img_size, split, augment
         folders = scan_split(self.root, split, num_domains)
         self.domains: tuple[str, ...] = folders.domains

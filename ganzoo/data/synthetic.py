@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import DataError
 from ..registry import register
-from ..schema import option, parse
+from ..schema import option
 from ..seeding import mix_seed
 from .folders import ImageFolderDataset
 from .layout import IMAGE_EXTENSIONS
@@ -81,11 +81,11 @@ class SyntheticDataset(ImageFolderDataset):
     class Config(SyntheticOptions, ImageFolderDataset.Config):
         """Options of the synthetic dataset (changing a generation option regenerates ROOT)."""
 
-    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
-                 augment: bool = True, **options: Any) -> None:
-        parse(self.Config, options, "data.dataset").generate(root, num_domains)
-        super().__init__(root=root, img_size=img_size, num_domains=num_domains, split=split, augment=augment,
-                         **options)
+    def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True) -> None:
+        config.generate(root, num_domains)
+        super().__init__(config, root=root, img_size=img_size, num_domains=num_domains, split=split,
+                         augment=augment)
 
 
 def ensure_synthetic(root: Path, *, num_domains: int, images_per_domain: int, val_per_domain: int,

@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, NamedTuple, Sequence
+from typing import ClassVar, Iterator, NamedTuple, Sequence
 
 import torch
 from PIL import Image
@@ -28,7 +28,7 @@ from ganzoo.data import (ImageFiles, IterationSampler, SyntheticOptions, center_
                          random_hflip, scan_split)
 from ganzoo.errors import DataError
 from ganzoo.registry import register
-from ganzoo.schema import option, parse, to_dict
+from ganzoo.schema import option
 from ganzoo.seeding import mix_seed, register_stream
 
 from .labels import LabelGroup, LabelLayout
@@ -218,9 +218,9 @@ class CelebADataset(LabelledImages):
         crop_size: int = option(178, "Centred square crop before resizing (official: 178).", min=1)
         test_images: int = option(1999, "Images of the test split (official: 1999).", min=0)
 
-    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
-                 augment: bool = True, **options: Any) -> None:
-        c = parse(self.Config, options, "data.dataset")
+    def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True) -> None:
+        self.config = c = config
         _check_attrs(c.attrs, num_domains, "data.dataset.attrs")
         if split not in ("train", "test"):
             raise DataError(f"CelebA has the splits 'train' and 'test', not {split!r}.")
@@ -270,14 +270,14 @@ class LabelFolderDataset(LabelledImages):
         crop_size: int | None = option(None, "Centred square crop before resizing; null: the largest square "
                                              "(official RaFD: 256, on 256-pixel faces).", min=1)
 
-    def __init__(self, *, root: str | Path, img_size: int, num_domains: int | None, split: str = "train",
-                 augment: bool = True, **options: Any) -> None:
-        c = parse(self.Config, options, "data.dataset")
+    def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int | None,
+                 split: str = "train", augment: bool = True) -> None:
+        self.config = config
         folders = scan_split(root, split, num_domains)
         classes = torch.tensor([label for label, paths in enumerate(folders.images) for _ in paths])
         super().__init__(paths=[p for paths in folders.images for p in paths],
                          labels=torch.nn.functional.one_hot(classes, len(folders.domains)), domains=folders.domains,
-                         img_size=img_size, crop_size=c.crop_size, augment=augment)
+                         img_size=img_size, crop_size=config.crop_size, augment=augment)
 
 
 @register("dataset", "synthetic_labels")
@@ -288,12 +288,11 @@ class SyntheticLabelsDataset(LabelFolderDataset):
     class Config(SyntheticOptions, LabelFolderDataset.Config):
         """Options of the synthetic label dataset (changing a generation option regenerates ROOT)."""
 
-    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
-                 augment: bool = True, **options: Any) -> None:
-        c = parse(self.Config, options, "data.dataset")
-        c.generate(root, num_domains)
-        super().__init__(root=root, img_size=img_size, num_domains=num_domains, split=split, augment=augment,
-                         crop_size=c.crop_size)
+    def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True) -> None:
+        config.generate(root, num_domains)
+        super().__init__(config, root=root, img_size=img_size, num_domains=num_domains, split=split,
+                         augment=augment)
 
 
 # --- joint training with the mask vector --------------------------------------------------------------------------
@@ -328,19 +327,19 @@ class JointDataset(Dataset[dict[str, Tensor]]):
         rafd: LabelFolderDataset.Config = option(LabelFolderDataset.Config(crop_size=256),
                                                  "Options of the RaFD part.")
 
-    def __init__(self, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
-                 augment: bool = True, **options: Any) -> None:
-        c = parse(self.Config, options, "data.dataset")
+    def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
+                 augment: bool = True) -> None:
+        self.config = c = config
         root = Path(root)
-        rafd = LabelFolderDataset(root=root / c.rafd_root, img_size=img_size, num_domains=None, split=split,
-                                  augment=augment, crop_size=c.rafd.crop_size)
+        rafd = LabelFolderDataset(c.rafd, root=root / c.rafd_root, img_size=img_size, num_domains=None, split=split,
+                                  augment=augment)
         attrs = c.celeba.attrs
         if len(attrs) + len(rafd.domains) != num_domains:
             raise DataError(f"data.num_domains={num_domains}, but joint training has {len(attrs)} CelebA attributes "
                             f"(data.dataset.celeba.attrs) + {len(rafd.domains)} RaFD classes (folders of "
                             f"{root / c.rafd_root / split}). Set data.num_domains={len(attrs) + len(rafd.domains)}.")
-        celeba = CelebADataset(root=root / c.celeba_root, img_size=img_size, num_domains=len(attrs), split=split,
-                               augment=augment, **to_dict(c.celeba))
+        celeba = CelebADataset(c.celeba, root=root / c.celeba_root, img_size=img_size, num_domains=len(attrs),
+                               split=split, augment=augment)
         self.parts: tuple[LabelledImages, ...] = (celeba, rafd)
         self.domains = celeba.domains + rafd.domains
         self.label_layout = LabelLayout(tuple(part.label_layout.groups[0] for part in self.parts))

@@ -12,12 +12,13 @@ from PIL import Image
 
 from ganzoo.data import ImageFolderDataset, ImageKey, UnreadableImageWarning
 from ganzoo.errors import DataError
+from building import make
 
 
 def _dataset(root, **kwargs) -> ImageFolderDataset:
     kwargs.setdefault("img_size", 8)
     kwargs.setdefault("num_domains", len(list((root / "train").iterdir())))
-    return ImageFolderDataset(root=root, **kwargs)
+    return make(ImageFolderDataset, root=root, **kwargs)
 
 
 def _palette_with_alpha_bytes() -> Image.Image:

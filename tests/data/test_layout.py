@@ -7,11 +7,12 @@ from PIL import Image
 
 from ganzoo.data import ImageFolderDataset, has_split, scan_split
 from ganzoo.errors import DataError
+from building import make
 
 
 def test_domains_are_sorted_and_labels_follow(make_folders):
     root = make_folders({"wild": 2, "cat": 3, "dog": 1})
-    ds = ImageFolderDataset(root=root, img_size=8, num_domains=3)
+    ds = make(ImageFolderDataset, root=root, img_size=8, num_domains=3)
     assert ds.domains == ("cat", "dog", "wild")
     assert ds.labels == [0, 0, 0, 1, 2, 2]
     assert [p.parent.name for p in ds.paths] == ["cat"] * 3 + ["dog"] + ["wild"] * 2
@@ -40,7 +41,7 @@ def test_has_split(make_folders):
 
 def test_missing_root(tmp_path):
     with pytest.raises(DataError) as info:
-        ImageFolderDataset(root=tmp_path / "afhq", img_size=8, num_domains=3)
+        make(ImageFolderDataset, root=tmp_path / "afhq", img_size=8, num_domains=3)
     message = str(info.value)
     assert str(tmp_path / "afhq") in message and "does not exist" in message
     assert "ROOT/train/<domain>/*.jpg" in message
@@ -51,7 +52,7 @@ def test_missing_root(tmp_path):
 def test_missing_split(make_folders):
     root = make_folders({"a": 1})
     with pytest.raises(DataError) as info:
-        ImageFolderDataset(root=root, img_size=8, num_domains=1, split="val")
+        make(ImageFolderDataset, root=root, img_size=8, num_domains=1, split="val")
     message = str(info.value)
     assert "no 'val' folder" in message and "ROOT/train/<domain>/*.jpg" in message
     assert "data.dataset=synthetic" in message
@@ -60,14 +61,14 @@ def test_missing_split(make_folders):
 def test_no_domain_folders(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(DataError, match="no domain sub-folders.*Expected layout"):
-        ImageFolderDataset(root=tmp_path, img_size=8, num_domains=2)
+        make(ImageFolderDataset, root=tmp_path, img_size=8, num_domains=2)
 
 
 def test_empty_domain(make_folders):
     root = make_folders({"cat": 2, "dog": 0})
     (root / "train" / "dog" / "readme.txt").write_text("no images here")
     with pytest.raises(DataError) as info:
-        ImageFolderDataset(root=root, img_size=8, num_domains=2)
+        make(ImageFolderDataset, root=root, img_size=8, num_domains=2)
     message = str(info.value)
     assert "No images in domain folder" in message and str(root / "train" / "dog") in message
     assert ".jpg" in message and ".png" in message
@@ -76,7 +77,7 @@ def test_empty_domain(make_folders):
 def test_domain_count_mismatch(make_folders):
     root = make_folders({"cat": 1, "dog": 1, "wild": 1})
     with pytest.raises(DataError) as info:
-        ImageFolderDataset(root=root, img_size=8, num_domains=2)
+        make(ImageFolderDataset, root=root, img_size=8, num_domains=2)
     message = str(info.value)
     assert "3 domain folders (cat, dog, wild)" in message
     assert "data.num_domains=2" in message and "Set data.num_domains=3" in message
@@ -84,9 +85,10 @@ def test_domain_count_mismatch(make_folders):
 
 def test_unknown_option_is_a_recipe_error(make_folders):
     from ganzoo.errors import RecipeError
+    from ganzoo.recipe import DataConfig
+    from ganzoo.schema import parse
 
     root = make_folders({"a": 1})
-    with pytest.raises(RecipeError, match="Unknown key 'data.dataset.randcrop_prob'"):  # a method option now
-        ImageFolderDataset(root=root, img_size=8, num_domains=1, randcrop_prob=0.5)
-    with pytest.raises(RecipeError, match="Unknown key 'data.dataset.flip'"):
-        ImageFolderDataset(root=root, img_size=8, num_domains=1, flip=True)
+    for key in ("randcrop_prob", "flip"):  # randcrop_prob is a StarGAN v2 method option now
+        with pytest.raises(RecipeError, match=f"Unknown key 'data.dataset.{key}'"):
+            parse(DataConfig, {"root": str(root), "dataset": {"name": "image_folder", key: 0.5}}, "data")

@@ -7,11 +7,12 @@ import itertools
 import torch
 
 from ganzoo.data import ImageFolderDataset, build_train_loader, fixed_batch
+from building import make
 
 
 def _dataset(make_folders, **kwargs) -> ImageFolderDataset:
     root = make_folders({"a": 4, "b": 2, "c": 3}, size=10)
-    return ImageFolderDataset(root=root, img_size=8, num_domains=3, **kwargs)
+    return make(ImageFolderDataset, root=root, img_size=8, num_domains=3, **kwargs)
 
 
 def _take(loader, n):

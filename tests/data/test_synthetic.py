@@ -13,6 +13,8 @@ from ganzoo.data import SYNTHETIC_DOMAINS, ImageFolderDataset, SyntheticDataset,
 from ganzoo.errors import DataError
 from ganzoo.recipe import DataConfig
 from ganzoo.schema import parse
+from building import make
+from ganzoo.build import create
 
 SMALL = {"images_per_domain": 12, "val_per_domain": 2, "gen_size": 32}
 
@@ -23,8 +25,8 @@ def _options(**overrides):
 
 def test_generates_the_folder_layout(tmp_path):
     root = tmp_path / "synthetic"
-    train = SyntheticDataset(root=root, img_size=16, num_domains=3, **SMALL)
-    val = SyntheticDataset(root=root, img_size=16, num_domains=3, split="val", augment=False, **SMALL)
+    train = make(SyntheticDataset, root=root, img_size=16, num_domains=3, **SMALL)
+    val = make(SyntheticDataset, root=root, img_size=16, num_domains=3, split="val", augment=False, **SMALL)
     names = ("0_red_circle", "1_green_square", "2_blue_triangle")
     assert train.domains == val.domains == names
     assert train.labels == [0] * 12 + [1] * 12 + [2] * 12 and len(val) == 6
@@ -40,7 +42,7 @@ def test_domain_table_has_distinct_shapes_and_hues():
 
 
 def test_domain_colours_differ_clearly(tmp_path):
-    ds = SyntheticDataset(root=tmp_path / "s", img_size=32, num_domains=3, augment=False, **SMALL)
+    ds = make(SyntheticDataset, root=tmp_path / "s", img_size=32, num_domains=3, augment=False, **SMALL)
     images = torch.stack([ds.load(i) for i in range(len(ds))])
     labels = torch.tensor(ds.labels)
     overall = images.mean(dim=(0, 2, 3))
@@ -104,7 +106,7 @@ def test_generates_into_an_empty_existing_folder(tmp_path):
 
 def test_user_images_are_left_alone(make_folders):
     root = make_folders({"cats": 2, "dogs": 2})
-    ds = SyntheticDataset(root=root, img_size=8, num_domains=2)
+    ds = make(SyntheticDataset, root=root, img_size=8, num_domains=2)
     assert ds.domains == ("cats", "dogs")
     assert not (root / synthetic.MARKER).exists()
 
@@ -117,7 +119,7 @@ def test_refuses_a_non_empty_folder_without_images(tmp_path):
 
 def test_too_many_domains(tmp_path):
     with pytest.raises(DataError, match=f"1 to {len(SYNTHETIC_DOMAINS)} domains.*data.num_domains=99"):
-        SyntheticDataset(root=tmp_path / "s", img_size=8, num_domains=99)
+        make(SyntheticDataset, root=tmp_path / "s", img_size=8, num_domains=99)
 
 
 def test_registered_and_built_from_a_recipe_section(tmp_path):
@@ -126,6 +128,6 @@ def test_registered_and_built_from_a_recipe_section(tmp_path):
     data = parse(DataConfig, {"root": str(tmp_path / "s"), "img_size": 8, "num_domains": 2,
                               "dataset": {"name": "synthetic", "images_per_domain": 3, "val_per_domain": 1,
                                           "gen_size": 16}}, "data")
-    ds = data.dataset.build("dataset", root=data.root, img_size=data.img_size, num_domains=data.num_domains)
+    ds = create(data.dataset, root=data.root, img_size=data.img_size, num_domains=data.num_domains)
     assert isinstance(ds, SyntheticDataset) and len(ds) == 6 and ds.config.gen_size == 16
     assert ds.domains == ("0_red_circle", "1_green_square") and ds.labels == [0, 0, 0, 1, 1, 1]

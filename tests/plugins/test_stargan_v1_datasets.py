@@ -16,13 +16,14 @@ from ganzoo.errors import DataError
 from ganzoo.plugins.stargan_v1 import (CelebADataset, JointDataset, LabelFolderDataset, LabelGroup, LabelLayout,
                                        SyntheticLabelsDataset, read_attribute_file)
 from ganzoo.plugins.stargan_v1.datasets import PairKey, ShuffledPairSampler
+from building import make
 
 ATTRS = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
 
 
 def celeba(root: Path, split: str = "train", **options) -> CelebADataset:
     options = {"attrs": ATTRS, "test_images": 3, "crop_size": 16, **options}
-    return CelebADataset(root=root, img_size=8, num_domains=len(options["attrs"]), split=split, **options)
+    return make(CelebADataset, root=root, img_size=8, num_domains=len(options["attrs"]), split=split, **options)
 
 
 # --- CelebA attribute file ----------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def test_missing_attribute_file_and_images(tmp_path):
 def test_attribute_selection_errors(tmp_path, attrs, num_domains, message):
     write_celeba(tmp_path)
     with pytest.raises(DataError, match=message):
-        CelebADataset(root=tmp_path, img_size=8, num_domains=num_domains, attrs=attrs)
+        make(CelebADataset, root=tmp_path, img_size=8, num_domains=num_domains, attrs=attrs)
 
 
 def test_official_split_and_labels(tmp_path):
@@ -107,7 +108,7 @@ def test_items_are_cropped_resized_and_flipped_by_seed(tmp_path):
 
 def test_rafd_layout_gives_one_hot_classes_in_folder_order(tmp_path):
     write_rafd(tmp_path, per_class=2)
-    ds = LabelFolderDataset(root=tmp_path, img_size=8, num_domains=3, crop_size=256)
+    ds = make(LabelFolderDataset, root=tmp_path, img_size=8, num_domains=3, crop_size=256)
     assert ds.domains == RAFD_CLASSES and len(ds) == 6
     assert ds.labels.tolist() == [[1, 0, 0]] * 2 + [[0, 1, 0]] * 2 + [[0, 0, 1]] * 2
     assert ds.label_layout == LabelLayout((LabelGroup(3, False),))
@@ -117,16 +118,16 @@ def test_rafd_layout_gives_one_hot_classes_in_folder_order(tmp_path):
 def test_rafd_layout_errors(tmp_path):
     write_rafd(tmp_path)
     with pytest.raises(DataError, match="has 3 domain folders .* but data.num_domains=8. Set data.num_domains=3"):
-        LabelFolderDataset(root=tmp_path, img_size=8, num_domains=8)
+        make(LabelFolderDataset, root=tmp_path, img_size=8, num_domains=8)
     (tmp_path / "train" / "sad").mkdir()
     with pytest.raises(DataError, match="No images in domain folder .*sad"):
-        LabelFolderDataset(root=tmp_path, img_size=8, num_domains=4)
+        make(LabelFolderDataset, root=tmp_path, img_size=8, num_domains=4)
     with pytest.raises(DataError, match="has no 'test' folder"):
-        LabelFolderDataset(root=tmp_path, img_size=8, num_domains=4, split="test")
+        make(LabelFolderDataset, root=tmp_path, img_size=8, num_domains=4, split="test")
 
 
 def test_synthetic_labels_are_generated_shapes(tmp_path):
-    ds = SyntheticLabelsDataset(root=tmp_path / "s", img_size=8, num_domains=2, images_per_domain=3,
+    ds = make(SyntheticLabelsDataset, root=tmp_path / "s", img_size=8, num_domains=2, images_per_domain=3,
                                 val_per_domain=1, gen_size=8)
     assert ds.domains == ("0_red_circle", "1_green_square") and len(ds) == 6
 
@@ -148,7 +149,7 @@ def test_sampler_epochs_targets_ranks_and_resume(tmp_path):
 
 def test_loader_and_fixed_batch_use_the_dataset_protocol(tmp_path):
     write_rafd(tmp_path)
-    ds = LabelFolderDataset(root=tmp_path, img_size=8, num_domains=3)
+    ds = make(LabelFolderDataset, root=tmp_path, img_size=8, num_domains=3)
     batch = next(build_train_loader(ds, batch_size=4, seed=0, start_iter=0))
     assert batch["x"].shape == (4, 3, 8, 8) and batch["c_org"].shape == (4, 3)
     fixed = fixed_batch(ds, 5, seed=1)
@@ -158,7 +159,7 @@ def test_loader_and_fixed_batch_use_the_dataset_protocol(tmp_path):
 # --- joint training (mask vector) ---------------------------------------------------------------------------------
 
 def joint(root: Path, num_domains: int = 8) -> JointDataset:
-    return JointDataset(root=root, img_size=8, num_domains=num_domains, rafd_root="rafd",
+    return make(JointDataset, root=root, img_size=8, num_domains=num_domains, rafd_root="rafd",
                         celeba={"attrs": ATTRS, "test_images": 2, "crop_size": 16})
 
 

@@ -24,7 +24,7 @@ from ganzoo.plugins.stargan_v1 import (Discriminator, Generator, StarGANv1, ganz
                                        load_official_checkpoint, load_official_models, load_official_weights)
 from ganzoo.schema import parse
 from layouts import Layout
-from nets import make
+from building import make
 
 pytestmark = pytest.mark.parity
 

@@ -27,6 +27,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.plugins.stargan_v2 import ReferenceKey, ReferencePairs, ReferencePairSampler, StarGANv2
 from ganzoo.plugins.stargan_v2.transforms import random_resized_crop_box, train_transform
 from ganzoo.schema import parse
+from building import make
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def make_image_folders(tmp_path: Path):
 
 
 def _synthetic(root: Path, augment: bool = True) -> SyntheticDataset:
-    return SyntheticDataset(root=root, img_size=16, num_domains=3, augment=augment, images_per_domain=5,
+    return make(SyntheticDataset, root=root, img_size=16, num_domains=3, augment=augment, images_per_domain=5,
                             val_per_domain=2, gen_size=24)
 
 
@@ -101,7 +102,7 @@ def test_no_augmentation_without_seed_or_when_the_images_are_not_augmented(tmp_p
 def test_unreadable_images_are_replaced_within_their_domain(make_image_folders):
     root = make_image_folders()
     (root / "train" / "a" / "img000.png").write_bytes(b"not a png")
-    pairs = ReferencePairs(ImageFolderDataset(root=root, img_size=8, num_domains=2))
+    pairs = ReferencePairs(make(ImageFolderDataset, root=root, img_size=8, num_domains=2))
     with pytest.warns(UnreadableImageWarning, match="Skipping unreadable image"):
         item = pairs[ReferenceKey(0, 0, 2, None)]
     assert torch.equal(item["x"], pairs.load(1)) and torch.equal(item["x_ref"], item["x"])
@@ -150,7 +151,7 @@ def test_reference_pairs_share_a_domain():
 # --- loader and sample-grid batch ---------------------------------------------------------------------------------
 
 def test_loader_batches_and_resume(make_image_folders):
-    pairs = ReferencePairs(ImageFolderDataset(root=make_image_folders({"a": 4, "b": 2, "c": 3}), img_size=8,
+    pairs = ReferencePairs(make(ImageFolderDataset, root=make_image_folders({"a": 4, "b": 2, "c": 3}), img_size=8,
                                               num_domains=3))
     full = list(itertools.islice(build_train_loader(pairs, batch_size=4, seed=3, start_iter=0), 3))
     assert full[0]["x_ref2"].shape == (4, 3, 8, 8) and full[0]["y_ref"].dtype == torch.int64
@@ -159,7 +160,7 @@ def test_loader_batches_and_resume(make_image_folders):
 
 
 def test_sample_batch_pairs_each_source_with_the_next_domain(make_image_folders):
-    pairs = ReferencePairs(ImageFolderDataset(root=make_image_folders({"a": 4, "b": 2, "c": 3}), img_size=8,
+    pairs = ReferencePairs(make(ImageFolderDataset, root=make_image_folders({"a": 4, "b": 2, "c": 3}), img_size=8,
                                               num_domains=3, augment=False))
     batch = fixed_batch(pairs, 7, seed=1)
     assert batch["y"].tolist() == [0, 1, 2, 0, 1, 2, 0]
@@ -175,7 +176,7 @@ def test_sample_batch_pairs_each_source_with_the_next_domain(make_image_folders)
 # --- the method declares its data ---------------------------------------------------------------------------------
 
 def test_use_dataset_returns_the_reference_pair_view(make_image_folders):
-    core = ImageFolderDataset(root=make_image_folders(), img_size=16, num_domains=2)
+    core = make(ImageFolderDataset, root=make_image_folders(), img_size=16, num_domains=2)
     tiny = {"max_conv_dim": 16, "base_channels": 8}
     config = parse(StarGANv2.Config, {
         "generator": {"name": "stargan_v2", **tiny}, "mapping_network": {"name": "stargan_v2_mapping", "hidden_dim": 8},

@@ -16,7 +16,7 @@ from ganzoo.interfaces import (DomainDiscriminator, ImageStyleSource, ImageToIma
 from ganzoo.plugins.stargan_v2 import (Discriminator, Generator, MappingNetwork, StyleEncoder, ganzoo_to_official,
                                        he_init, load_official_checkpoint, load_official_weights, official_to_ganzoo)
 from ganzoo.schema import parse
-from nets import make
+from building import make
 
 SMALL = {"max_conv_dim": 32, "base_channels": 16}  # widths that keep CPU tests fast
 

@@ -24,7 +24,7 @@ from ganzoo.plugins.stargan_v2 import (Discriminator, Generator, MappingNetwork,
 from ganzoo.schema import parse
 
 from layouts import Layout
-from nets import make
+from building import make
 
 pytestmark = pytest.mark.parity
 

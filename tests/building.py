@@ -1,10 +1,11 @@
-"""Networks built the one way (``cls(config, **context)``) from flat keyword arguments, for tests that
-vary sizes: options go to the class's ``Config`` (validated as a recipe would be), everything else is
-context, with the official sizes filled in where a test leaves them out."""
+"""Plugins built the one way (``cls(config, **context)``) from flat keyword arguments, for tests that vary
+sizes: options go to the class's ``Config`` (validated as a recipe would be), everything else is context,
+with the official network sizes filled in where a test leaves them out."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 from ganzoo.schema import parse
@@ -18,6 +19,6 @@ def make(cls: type, **kwargs: Any) -> Any:
     names = {f.name for f in dataclasses.fields(cls.Config)}
     options = {k: v for k, v in kwargs.items() if k in names}
     context = {k: v for k, v in kwargs.items() if k not in names}
-    wanted = cls.__init__.__code__.co_varnames[:cls.__init__.__code__.co_argcount + cls.__init__.__code__.co_kwonlyargcount]
+    wanted = inspect.signature(cls.__init__).parameters
     context = {**{k: v for k, v in OFFICIAL.items() if k in wanted}, **context}
     return cls(parse(cls.Config, options, cls.__name__), **context)
