@@ -136,21 +136,54 @@ def load_module_tensors(networks: Mapping[str, nn.Module], tensors: Mapping[str,
     for name, net in networks.items():
         prefix = f"{name}."
         sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        expected = net.state_dict()
-        missing = sorted(set(expected) - set(sd))
-        unexpected = sorted(set(sd) - set(expected))
-        wrong = sorted(k for k in set(sd) & set(expected) if sd[k].shape != expected[k].shape)
-        if missing or unexpected or wrong:
-            detail = "; ".join(part for part in (
-                f"missing {', '.join(missing[:3])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-                f"shape mismatch {', '.join(f'{k} {tuple(sd[k].shape)} vs {tuple(expected[k].shape)}' for k in wrong[:3])}"
-                if wrong else "") if part)
-            raise CheckpointError(f"{source}: weights of {name!r} do not fit this model ({detail}). The recipe's "
+        mismatch = weight_mismatch(sd, net.state_dict())
+        if mismatch is not None:
+            raise CheckpointError(f"{source}: weights of {name!r} do not fit this model ({mismatch}). The recipe's "
                                   f"sizes (data.img_size, data.num_domains, network options) must match the run "
                                   f"that wrote them; to train a different model, choose another output_dir or "
                                   f"pass --fresh.")
         net.load_state_dict(sd)
+
+
+@dataclass(frozen=True)
+class WeightMismatch:
+    """How a state dict differs from the one a network expects; ``str()`` is the report an error message quotes.
+
+    ``missing``: keys of the network that the weights lack (in the network's order); ``unexpected``: keys of
+    the weights that the network lacks (in the weights' order); ``reshaped``: keys both have, in other shapes,
+    as ``(key, shape in the weights, shape in the network)``.
+    """
+
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    reshaped: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]
+
+    @property
+    def keys(self) -> list[str]:
+        """Every differing key: missing, then unexpected, then reshaped."""
+        return [*self.missing, *self.unexpected, *(key for key, _, _ in self.reshaped)]
+
+    def __str__(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} tensors missing (e.g. {', '.join(self.missing[:3])})")
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} unexpected (e.g. {', '.join(self.unexpected[:3])})")
+        if self.reshaped:
+            shown = ", ".join(f"{key}: weights {given} vs model {wanted}" for key, given, wanted in self.reshaped[:3])
+            parts.append(f"{len(self.reshaped)} of another shape (e.g. {shown})")
+        return "; ".join(parts)
+
+
+def weight_mismatch(weights: Mapping[str, torch.Tensor],
+                    expected: Mapping[str, torch.Tensor]) -> WeightMismatch | None:
+    """How ``weights`` (a state dict) differ from ``expected`` (the state dict of the network they are meant
+    for), or None when they fit: same keys, same shapes. Core loaders and plugin converters report with it."""
+    missing = tuple(key for key in expected if key not in weights)
+    unexpected = tuple(key for key in weights if key not in expected)
+    reshaped = tuple((key, tuple(weights[key].shape), tuple(expected[key].shape)) for key in expected
+                     if key in weights and weights[key].shape != expected[key].shape)
+    return WeightMismatch(missing, unexpected, reshaped) if missing or unexpected or reshaped else None
 
 
 def capture_rng() -> dict[str, Any]:
