@@ -37,7 +37,6 @@ class TrainingState:
 
     iteration: int
     method: dict[str, Any]
-    extra: dict[str, Any]
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -61,8 +60,7 @@ def checkpoint_iteration(path: Path) -> int:
 
 def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.Module],
                     ema_networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-                    method_state: Mapping[str, Any], extra: Mapping[str, Any] | None = None,
-                    keep: int = 3) -> Path:
+                    method_state: Mapping[str, Any], keep: int = 3) -> Path:
     """Write a checkpoint atomically and prune all but the newest ``keep``. Returns its folder."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / checkpoint_name(iteration)
@@ -79,7 +77,6 @@ def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.M
         "method": dict(method_state),
         "optimizers": opt_meta,
         "rng": capture_rng(),
-        "extra": dict(extra or {}),
     }
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     if final.exists():
@@ -108,7 +105,7 @@ def load_checkpoint(path: Path, networks: Mapping[str, nn.Module], ema_networks:
         opt.load_state_dict(_join_tensors(state["optimizers"][name], opt_tensors))
         _match_parameter_layouts(opt)
     restore_rng(state["rng"])
-    return TrainingState(iteration=state["iteration"], method=state["method"], extra=state.get("extra", {}))
+    return TrainingState(iteration=state["iteration"], method=state["method"])
 
 
 def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:

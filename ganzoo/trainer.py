@@ -159,7 +159,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     def save(iteration: int) -> None:
         if main:
             save_checkpoint(checkpoints_dir, iteration, networks, ema.networks, optimizers, method.state_dict(),
-                            extra={"recipe": recipe.to_dict()}, keep=cfg.keep_checkpoints)
+                            keep=cfg.keep_checkpoints)
         accelerator.wait_for_everyone()
 
     def write_samples(iteration: int) -> None:
