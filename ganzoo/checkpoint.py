@@ -228,35 +228,6 @@ def _join_tensors(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
     return obj
 
 
-def export_model(directory: Path, networks: Mapping[str, nn.Module], config: Mapping[str, Any]) -> Path:
-    """Write an inference folder: ``config.json`` plus one ``<network>.safetensors`` per network.
-
-    Written into a temporary folder and renamed into place, like checkpoints.
-    """
-    directory = Path(directory)
-    tmp = directory.with_name(f".tmp-{directory.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, net in networks.items():
-        save_file(state_tensors(net), str(tmp / f"{name}.safetensors"))
-    (tmp / "config.json").write_text(json.dumps(dict(config), indent=1))
-    if directory.exists():
-        shutil.rmtree(directory)
-    tmp.rename(directory)
-    return directory
-
-
-def load_exported_weights(directory: Path, networks: Mapping[str, nn.Module]) -> None:
-    """Load the ``<network>.safetensors`` files :func:`export_model` wrote into ``networks``, strictly."""
-    for name, net in networks.items():
-        path = Path(directory) / f"{name}.safetensors"
-        try:
-            tensors = load_file(str(path))
-        except (OSError, SafetensorError) as exc:
-            raise CheckpointError(f"Exported weights {path} are missing or unreadable ({exc}).") from None
-        load_module_tensors({name: net}, {f"{name}.{key}": value for key, value in tensors.items()}, path)
-
-
 def load_torch_file(path: str | Path, what: str) -> Any:
     """The contents of a ``torch.save``d file such as an official checkpoint, unpickling nothing but
     tensors and plain containers (``weights_only=True``); CheckpointError naming ``what`` otherwise."""

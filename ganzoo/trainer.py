@@ -34,12 +34,13 @@ from rich.text import Text
 from torch import nn
 
 from . import registry
-from .checkpoint import checkpoint_iteration, export_model, list_checkpoints, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_iteration, list_checkpoints, load_checkpoint, save_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
 from .ema import EMA
 from .errors import CheckpointError, GanzooError
 from .images import save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod, run_iteration
+from .pretrained import ModelConfig, method_from_spec, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
 from .schema import to_dict
 
@@ -71,8 +72,7 @@ def build_dataset(recipe: Recipe, split: str, augment: bool) -> Any:
 
 def build_method(recipe: Recipe) -> TrainingMethod:
     """The recipe's training method with freshly initialised networks."""
-    cls = registry.get("method", recipe.method.name)
-    return cls(recipe.method.options, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
+    return method_from_spec(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
 
 
 def seeded_method(recipe: Recipe) -> TrainingMethod:
@@ -214,9 +214,9 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
 
     if main:
         inference = _with_ema(networks, ema)
-        export_model(output_dir / "model", {name: inference[name] for name in method.exported_networks},
-                     _model_config(recipe, dataset))
-        console.print(f"Done: {summary.end_iteration} iterations. Weights in {output_dir / 'model'}, "
+        model_dir = save_model(output_dir, {name: inference[name] for name in method.exported_networks},
+                               ModelConfig.for_recipe(recipe, dataset.domains))
+        console.print(f"Done: {summary.end_iteration} iterations. Weights in {model_dir}, "
                       f"checkpoints in {checkpoints_dir}, samples in {output_dir / 'samples'}.")
     accelerator.end_training()
     return summary
@@ -246,12 +246,6 @@ def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> No
                          for rank, it in enumerate(per_process))
         raise CheckpointError(f"The processes found different checkpoints to resume from ({seen}). On several "
                               f"machines, output_dir must be on storage that every machine sees.")
-
-
-def _model_config(recipe: Recipe, dataset: Any) -> dict[str, Any]:
-    """What an exported model needs to be rebuilt: the method spec, sizes and domain names."""
-    return {"method": to_dict(recipe.method), "img_size": recipe.data.img_size,
-            "num_domains": recipe.data.num_domains, "domains": list(dataset.domains)}
 
 
 def _with_ema(networks: Mapping[str, nn.Module], ema: EMA) -> dict[str, nn.Module]:

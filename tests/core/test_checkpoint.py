@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganzoo.checkpoint import export_model, list_checkpoints, load_checkpoint, save_checkpoint, weight_mismatch
+from ganzoo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, weight_mismatch
 from ganzoo.errors import CheckpointError
 
 
@@ -93,10 +93,3 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
     (path / "networks.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="unreadable.*--fresh"):
         load_checkpoint(path, {"g": net}, {}, {"g": opt})
-
-
-def test_export_writes_config_and_one_file_per_network(tmp_path):
-    net, _ = make()
-    out = export_model(tmp_path / "model", {"generator": net}, {"img_size": 8})
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "generator.safetensors"]
-    assert json.loads((out / "config.json").read_text()) == {"img_size": 8}
