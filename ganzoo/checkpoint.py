@@ -144,7 +144,7 @@ def load_module_tensors(networks: Mapping[str, nn.Module], tensors: Mapping[str,
 
 @dataclass(frozen=True)
 class WeightMismatch:
-    """How a state dict differs from the one a network expects; ``str()`` is the report an error message quotes.
+    """How a state dict differs from the one a network expects; ``str()`` is the report error messages quote.
 
     ``missing``: keys of the network that the weights lack (in the network's order); ``unexpected``: keys of
     the weights that the network lacks (in the weights' order); ``reshaped``: keys both have, in other shapes,

@@ -4,10 +4,14 @@ clear errors for folders it cannot read."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import ganzoo
 from ganzoo.errors import CheckpointError, GanzooError
@@ -111,3 +115,25 @@ def test_translate_needs_an_attribute_editor_and_names_the_methods_that_are(tmp_
     with pytest.raises(GanzooError, match=r"\(stargan_v2\) does not edit labelled attributes, which `ganzoo "
                                           r"translate` does\. Methods that do: stargan_v1;"):
         translate(tmp_path / "run", tmp_path, tmp_path / "out.png", grid=True)
+
+
+def test_import_ganzoo_is_light_and_bench_and_translate_do_not_import_the_trainer(tmp_path):
+    """``import ganzoo`` needs no torch; timing a model and editing images never load the training loop."""
+    export(tmp_path / "run", "stargan_v1")
+    Image.new("RGB", (20, 16)).save(tmp_path / "face.png")
+    script = f"""
+import sys
+import ganzoo
+assert "torch" not in sys.modules, "import ganzoo imported torch"
+from ganzoo.bench import bench
+from ganzoo.recipe import load_recipe
+from ganzoo.translate import translate
+bench(load_recipe({str(TINY["stargan_v2"])!r}), iters=1, warmup=0)
+translate({str(tmp_path / "run")!r}, {str(tmp_path / "face.png")!r}, {str(tmp_path / "grid.png")!r}, grid=True)
+ganzoo.load_model({str(tmp_path / "run")!r})
+assert "ganzoo.trainer" not in sys.modules, "ganzoo.trainer was imported"
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "grid.png").is_file()

@@ -85,7 +85,7 @@ def test_dataset_that_does_not_fit_the_method_stops_before_training(tmp_path):
 @pytest.mark.parametrize("recipe", ["stargan_v1_celeba", "stargan_v1_rafd", "stargan_v1_celeba_rafd",
                                     "stargan_v1_quickstart"])
 def test_shipped_recipes_build(recipe):
-    from ganzoo.trainer import build_method
+    from ganzoo.run_state import build_method
 
     method = build_method(load_recipe(REPO / "recipes" / f"{recipe}.yaml"))
     assert set(method.networks) == {"generator", "discriminator"}
