@@ -1,14 +1,17 @@
-"""Checkpoints and exported weights: safetensors for tensors, JSON for everything else.
+"""Checkpoints, and the weight helpers other loaders share: safetensors for tensors, JSON for everything else.
 
 A checkpoint is a folder ``checkpoints/iter_NNNNNNN/`` holding
 
 - ``networks.safetensors``: the trained networks, keys ``<network>.<parameter>``;
 - ``ema.safetensors``: their moving averages;
 - ``optimizers.safetensors`` + the non-tensor parts of each optimizer state in ``state.json``;
-- ``state.json``: iteration, method state (e.g. λds), RNG states, ganzoo version.
+- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states.
 
 It is written under a temporary name and renamed into place, so a crash never leaves a half-written
-checkpoint; only the newest ``keep`` are kept. Nothing here unpickles anything.
+checkpoint; only the newest ``keep`` are kept. :func:`weight_mismatch` is the one report of weights that do
+not fit a network (checkpoints, model folders, official-weight converters), :func:`load_torch_file` the one
+reader of ``torch.save``d files, which unpickles nothing but tensors and plain containers. The exported
+model folder is :mod:`ganzoo.pretrained`'s.
 """
 
 from __future__ import annotations
