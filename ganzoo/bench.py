@@ -1,11 +1,12 @@
 """``ganzoo bench``: how fast a recipe's model trains, on random inputs, with no dataset.
 
-It builds the recipe's training method, networks, optimizers and EMA copies exactly as ``ganzoo run``
-does (same Accelerator, same mixed precision, same device), draws one batch of random tensors with the
-shapes the dataset would give (``TrainingMethod.random_batch``), then runs ``warmup`` untimed and
-``iters`` timed iterations through :func:`ganzoo.method.run_iteration`, the trainer's own step. A bench
-iteration runs every phase of the method once (StarGAN v2: its four phases and the EMA update; StarGAN
-v1: one D step and one G step, whatever ``n_critic`` says), so it measures the family's whole cycle.
+It builds the recipe's run state (method, networks, optimizers, EMA copies) with
+:func:`ganzoo.run_state.build_run_state`, exactly as ``ganzoo run`` does (same mixed precision through
+Accelerate, same device), draws one batch of random tensors with the shapes the dataset would give
+(``TrainingMethod.random_batch``), then runs ``warmup`` untimed and ``iters`` timed iterations through
+:func:`ganzoo.run_state.run_iteration`, the trainer's own step. A bench iteration runs every phase of the
+method once (StarGAN v2: its four phases and the EMA update; StarGAN v1: one D step and one G step,
+whatever ``n_critic`` says), so it measures the family's whole cycle.
 
 The result is one JSON object (see :func:`bench`); the CLI prints it on a line of its own on stdout.
 """
@@ -23,9 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .interfaces import count_parameters
-from .method import StepContext, run_iteration
 from .recipe import Recipe
-from .trainer import prepare_training, seeded_method, to_device
+from .run_state import PhaseHooks, build_run_state, run_iteration, step_context, to_device
 
 DTYPES = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -41,18 +41,17 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
     cfg = recipe.train
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
     device = accelerator.device
-    method = seeded_method(recipe)
-    networks, optimizers, ema = prepare_training(method, cfg, device)
-    batch = to_device(method.random_batch(cfg.batch_size, device, torch.Generator().manual_seed(cfg.seed)), device, cfg)
-    phases = method.phases()
+    state = build_run_state(recipe, device)
+    hooks = PhaseHooks.from_accelerator(accelerator)
+    batch = to_device(state.method.random_batch(cfg.batch_size, device, torch.Generator().manual_seed(cfg.seed)),
+                      device, cfg)
     # torch.cpu, torch.cuda, torch.mps and torch.xpu all have synchronize(): wait for queued work
     synchronize = getattr(torch, device.type).synchronize
     times = []
     for iteration in range(warmup + iters):
-        ctx = StepContext(iteration=iteration, seed=cfg.seed, device=device, local_batch=cfg.batch_size)
+        ctx = step_context(accelerator, cfg, iteration)
         tic = time.perf_counter()
-        run_iteration(method, phases, networks, optimizers, ema, batch, ctx, autocast=accelerator.autocast,
-                      backward=accelerator.backward)
+        run_iteration(state, batch, ctx, hooks, phases=state.phases)
         synchronize()
         times.append(time.perf_counter() - tic)
     timed = times[warmup:]
@@ -72,7 +71,7 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "dtype": DTYPES[cfg.mixed_precision],
-        "params": {name: count_parameters(net) for name, net in networks.items()},
+        "params": {name: count_parameters(net) for name, net in state.networks.items()},
     }
     if device.type == "cuda":
         result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20

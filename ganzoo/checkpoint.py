@@ -1,14 +1,17 @@
-"""Checkpoints and exported weights: safetensors for tensors, JSON for everything else.
+"""Checkpoints, and the weight helpers other loaders share: safetensors for tensors, JSON for everything else.
 
 A checkpoint is a folder ``checkpoints/iter_NNNNNNN/`` holding
 
 - ``networks.safetensors``: the trained networks, keys ``<network>.<parameter>``;
 - ``ema.safetensors``: their moving averages;
 - ``optimizers.safetensors`` + the non-tensor parts of each optimizer state in ``state.json``;
-- ``state.json``: iteration, method state (e.g. λds), RNG states, ganzoo version.
+- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states.
 
 It is written under a temporary name and renamed into place, so a crash never leaves a half-written
-checkpoint; only the newest ``keep`` are kept. Nothing here unpickles anything.
+checkpoint; only the newest ``keep`` are kept. :func:`weight_mismatch` is the one report of weights that do
+not fit a network (checkpoints, model folders, official-weight converters), :func:`load_torch_file` the one
+reader of ``torch.save``d files, which unpickles nothing but tensors and plain containers. The exported
+model folder is :mod:`ganzoo.pretrained`'s.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ class TrainingState:
 
     iteration: int
     method: dict[str, Any]
-    extra: dict[str, Any]
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -61,8 +63,7 @@ def checkpoint_iteration(path: Path) -> int:
 
 def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.Module],
                     ema_networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-                    method_state: Mapping[str, Any], extra: Mapping[str, Any] | None = None,
-                    keep: int = 3) -> Path:
+                    method_state: Mapping[str, Any], keep: int = 3) -> Path:
     """Write a checkpoint atomically and prune all but the newest ``keep``. Returns its folder."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / checkpoint_name(iteration)
@@ -79,7 +80,6 @@ def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.M
         "method": dict(method_state),
         "optimizers": opt_meta,
         "rng": capture_rng(),
-        "extra": dict(extra or {}),
     }
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     if final.exists():
@@ -108,7 +108,7 @@ def load_checkpoint(path: Path, networks: Mapping[str, nn.Module], ema_networks:
         opt.load_state_dict(_join_tensors(state["optimizers"][name], opt_tensors))
         _match_parameter_layouts(opt)
     restore_rng(state["rng"])
-    return TrainingState(iteration=state["iteration"], method=state["method"], extra=state.get("extra", {}))
+    return TrainingState(iteration=state["iteration"], method=state["method"])
 
 
 def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
@@ -136,21 +136,54 @@ def load_module_tensors(networks: Mapping[str, nn.Module], tensors: Mapping[str,
     for name, net in networks.items():
         prefix = f"{name}."
         sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        expected = net.state_dict()
-        missing = sorted(set(expected) - set(sd))
-        unexpected = sorted(set(sd) - set(expected))
-        wrong = sorted(k for k in set(sd) & set(expected) if sd[k].shape != expected[k].shape)
-        if missing or unexpected or wrong:
-            detail = "; ".join(part for part in (
-                f"missing {', '.join(missing[:3])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-                f"shape mismatch {', '.join(f'{k} {tuple(sd[k].shape)} vs {tuple(expected[k].shape)}' for k in wrong[:3])}"
-                if wrong else "") if part)
-            raise CheckpointError(f"{source}: weights of {name!r} do not fit this model ({detail}). The recipe's "
+        mismatch = weight_mismatch(sd, net.state_dict())
+        if mismatch is not None:
+            raise CheckpointError(f"{source}: weights of {name!r} do not fit this model ({mismatch}). The recipe's "
                                   f"sizes (data.img_size, data.num_domains, network options) must match the run "
                                   f"that wrote them; to train a different model, choose another output_dir or "
                                   f"pass --fresh.")
         net.load_state_dict(sd)
+
+
+@dataclass(frozen=True)
+class WeightMismatch:
+    """How a state dict differs from the one a network expects; ``str()`` is the report error messages quote.
+
+    ``missing``: keys of the network that the weights lack (in the network's order); ``unexpected``: keys of
+    the weights that the network lacks (in the weights' order); ``reshaped``: keys both have, in other shapes,
+    as ``(key, shape in the weights, shape in the network)``.
+    """
+
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    reshaped: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]
+
+    @property
+    def keys(self) -> list[str]:
+        """Every differing key: missing, then unexpected, then reshaped."""
+        return [*self.missing, *self.unexpected, *(key for key, _, _ in self.reshaped)]
+
+    def __str__(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} tensors missing (e.g. {', '.join(self.missing[:3])})")
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} unexpected (e.g. {', '.join(self.unexpected[:3])})")
+        if self.reshaped:
+            shown = ", ".join(f"{key}: weights {given} vs model {wanted}" for key, given, wanted in self.reshaped[:3])
+            parts.append(f"{len(self.reshaped)} of another shape (e.g. {shown})")
+        return "; ".join(parts)
+
+
+def weight_mismatch(weights: Mapping[str, torch.Tensor],
+                    expected: Mapping[str, torch.Tensor]) -> WeightMismatch | None:
+    """How ``weights`` (a state dict) differ from ``expected`` (the state dict of the network they are meant
+    for), or None when they fit: same keys, same shapes. Core loaders and plugin converters report with it."""
+    missing = tuple(key for key in expected if key not in weights)
+    unexpected = tuple(key for key in weights if key not in expected)
+    reshaped = tuple((key, tuple(weights[key].shape), tuple(expected[key].shape)) for key in expected
+                     if key in weights and weights[key].shape != expected[key].shape)
+    return WeightMismatch(missing, unexpected, reshaped) if missing or unexpected or reshaped else None
 
 
 def capture_rng() -> dict[str, Any]:
@@ -196,35 +229,6 @@ def _join_tensors(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
     if isinstance(obj, list):
         return [_join_tensors(v, tensors) for v in obj]
     return obj
-
-
-def export_model(directory: Path, networks: Mapping[str, nn.Module], config: Mapping[str, Any]) -> Path:
-    """Write an inference folder: ``config.json`` plus one ``<network>.safetensors`` per network.
-
-    Written into a temporary folder and renamed into place, like checkpoints.
-    """
-    directory = Path(directory)
-    tmp = directory.with_name(f".tmp-{directory.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, net in networks.items():
-        save_file(state_tensors(net), str(tmp / f"{name}.safetensors"))
-    (tmp / "config.json").write_text(json.dumps(dict(config), indent=1))
-    if directory.exists():
-        shutil.rmtree(directory)
-    tmp.rename(directory)
-    return directory
-
-
-def load_exported_weights(directory: Path, networks: Mapping[str, nn.Module]) -> None:
-    """Load the ``<network>.safetensors`` files :func:`export_model` wrote into ``networks``, strictly."""
-    for name, net in networks.items():
-        path = Path(directory) / f"{name}.safetensors"
-        try:
-            tensors = load_file(str(path))
-        except (OSError, SafetensorError) as exc:
-            raise CheckpointError(f"Exported weights {path} are missing or unreadable ({exc}).") from None
-        load_module_tensors({name: net}, {f"{name}.{key}": value for key, value in tensors.items()}, path)
 
 
 def load_torch_file(path: str | Path, what: str) -> Any:

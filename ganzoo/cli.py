@@ -6,6 +6,7 @@
     ganzoo list [KIND]                            what is registered
     ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
                                                   edit the labels of images with a trained model
+                                                  (RUN_DIR: a run folder or its model/ folder)
 
 Errors the user can fix print one message and exit with code 2; ``ganzoo --debug ...`` also shows the
 traceback.
@@ -81,7 +82,8 @@ def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int) -> N
 @click.option("--out", required=True, type=click.Path(path_type=str),
               help="Output PNG: one row per source image, the source first.")
 def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str) -> None:
-    """Edit the labels (attributes, classes) of images with RUN_DIR's exported model (RUN_DIR/model/)."""
+    """Edit the labels (attributes, classes) of images with the model RUN_DIR exported (RUN_DIR/model/; the model
+    folder itself works too), whose training method must be able to edit attributes."""
     from .translate import translate as run_translate
 
     _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, ContextManager, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, ContextManager, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
 
-from .ema import EMA
 from .seeding import mix_seed, process_slice
 
 Batch = Mapping[str, Tensor]
@@ -180,17 +179,3 @@ def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mappi
         optimizers[name].step()
     return {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
 
-
-def run_iteration(method: TrainingMethod, phases: Sequence[Phase], networks: Mapping[str, nn.Module],
-                  optimizers: Mapping[str, torch.optim.Optimizer], ema: EMA, batch: Batch, ctx: StepContext,
-                  **phase_options: Any) -> dict[str, Tensor]:
-    """One training iteration, as ``ganzoo run`` and ``ganzoo bench`` run it: ``phases`` in order (through
-    :func:`run_phase`, with ``phase_options``), then the method's end-of-iteration update and the EMA step.
-    Returns every phase's terms keyed ``phase/term``."""
-    terms: dict[str, Tensor] = {}
-    for phase in phases:
-        out = run_phase(phase, networks, optimizers, batch, ctx, **phase_options)
-        terms.update({f"{phase.name}/{k}": v for k, v in out.items()})
-    method.end_iteration(ctx.iteration)
-    ema.update()
-    return terms

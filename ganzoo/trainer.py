@@ -1,9 +1,11 @@
 """The training loop: one Accelerate loop for every model family, on CPU, one GPU or many.
 
-Reads top to bottom: build data and method from the recipe (validating everything before any file is
-written), resume from the newest checkpoint, then for each iteration run the method's phases, update
-the EMA copies, log, write sample grids and checkpoints. The loop knows nothing about the networks;
-the method (plugins/<family>/method.py) owns the algorithm.
+:func:`train` reads top to bottom: build the datasets and the run state from the recipe (validating
+everything before any file is written), resume from the newest checkpoint, then run the iterations
+(:func:`ganzoo.run_state.run_iteration`: the method's phases, then the EMA update), logging, writing
+sample grids and checkpoints on the way, and export the model folder at the end
+(:func:`ganzoo.pretrained.save_model`). The loop knows nothing about the networks: the method
+(plugins/<family>/method.py) owns the algorithm, the run state (ganzoo/run_state.py) what is trained.
 
 Gradients are averaged across processes explicitly after each phase instead of wrapping networks in
 DistributedDataParallel: GAN phases train different subsets of networks and R1 needs a double
@@ -27,21 +29,19 @@ import torch
 import torch.distributed as dist
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
-from torch import nn
 
-from .build import create
-from .checkpoint import checkpoint_iteration, export_model, list_checkpoints, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_iteration, list_checkpoints
 from .data import build_train_loader, fixed_batch, has_split
-from .ema import EMA
 from .errors import CheckpointError, GanzooError
 from .images import save_png, to_numpy, to_pil
-from .method import StepContext, TrainingMethod, run_iteration
+from .method import StepContext, TrainingMethod
+from .pretrained import ModelConfig, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
-from .schema import to_dict
+from .run_state import (PhaseHooks, RunState, build_dataset, build_run_state, run_iteration, step_context, to_device,
+                        training_data)
 
 # Python module each Accelerate tracker needs, for a clear message when it is missing.
 TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "comet_ml": "comet_ml", "aim": "aim",
@@ -61,79 +61,48 @@ class RunSummary:
     losses: list[dict[str, float]] = field(default_factory=list)  # per iteration, if record_losses
 
 
-def build_dataset(recipe: Recipe, split: str, augment: bool) -> Any:
-    """The recipe's dataset plugin for ``split`` (validates the data folder)."""
-    data = recipe.data
-    return create(data.dataset, root=data.root, img_size=data.img_size, num_domains=data.num_domains, split=split,
-                  augment=augment)
-
-
-def build_method(recipe: Recipe) -> TrainingMethod:
-    """The recipe's training method with freshly initialised networks."""
-    return create(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
-
-
-def seeded_method(recipe: Recipe) -> TrainingMethod:
-    """The recipe's training method, initialised from ``train.seed`` after applying ``train.deterministic``."""
-    if recipe.train.deterministic:
-        torch.use_deterministic_algorithms(True)
-    set_seed(recipe.train.seed)
-    return build_method(recipe)
-
-
-def prepare_training(method: TrainingMethod, cfg: TrainConfig,
-                     device: torch.device) -> tuple[nn.ModuleDict, dict[str, torch.optim.Optimizer], EMA]:
-    """The method's networks on ``device``, their optimizers and EMA copies, as every training iteration uses them."""
-    networks = method.networks.to(device, memory_format=_memory_format(cfg))
-    optimizers = method.make_optimizers()
-    ema = EMA({name: networks[name] for name in method.ema_networks}, beta=cfg.ema_beta)
-    return networks, optimizers, ema
-
-
 def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None,
           record_losses: bool = False) -> RunSummary:
-    """Train (or resume) the run described by ``recipe``. Returns a summary of what was done."""
+    """Train (or resume) the run described by ``recipe``. Returns a summary of what was done.
+
+    ``fresh`` deletes the run's checkpoints first; ``record_losses`` keeps every iteration's loss terms in the
+    summary. Raises GanzooError for what the user can fix (a bad dataset, a missing tracker package, a
+    checkpoint of another model: all before any file is written) and when interrupted (after saving).
+    """
     console = console or Console(stderr=True)
     cfg = recipe.train
     output_dir = Path(recipe.output_dir)
+    checkpoints_dir, samples_dir = output_dir / "checkpoints", output_dir / "samples"
     _check_tracker(cfg.log_with)
-
     accelerator = _accelerator(cfg, output_dir)
     main = accelerator.is_main_process
+
     # Everything a user can get wrong is checked before anything is written (a generated dataset is
     # written by the main process first).
     with accelerator.main_process_first():
         dataset = build_dataset(recipe, "train", augment=True)
         sample_source = build_dataset(recipe, "val" if has_split(recipe.data.root, "val") else "train",
                                       augment=False)
-    method = seeded_method(recipe)
-    sample_source = method.use_dataset(sample_source)
-    dataset = method.use_dataset(dataset)
-    _check_batch_keys(method, dataset)
-    networks, optimizers, ema = prepare_training(method, cfg, accelerator.device)
+    state = build_run_state(recipe, accelerator.device)
+    sample_source = training_data(state.method, sample_source)
+    dataset = training_data(state.method, dataset)
 
-    checkpoints_dir = output_dir / "checkpoints"
-    start = 0
-    if fresh and main and checkpoints_dir.exists():
-        for old in list_checkpoints(checkpoints_dir):
-            shutil.rmtree(old, ignore_errors=True)
-        console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
+    # Resume from the newest checkpoint, unless starting fresh.
+    if fresh and main:
+        _remove_checkpoints(checkpoints_dir, console)
     accelerator.wait_for_everyone()
-    existing = list_checkpoints(checkpoints_dir)
-    _check_same_checkpoint(accelerator, existing)
-    if existing:
-        state = load_checkpoint(existing[-1], networks, ema.networks, optimizers)
-        method.load_state_dict(state.method)
-        start = state.iteration
-        if start >= cfg.total_iters:
-            if main:
-                console.print(f"Run {output_dir} is complete ({start}/{cfg.total_iters} iterations); nothing to "
-                              f"do. Raise train.total_iters to continue, or pass --fresh to start over.")
-            return RunSummary(output_dir, start, start, method)
+    resumed_from = _resume(state, checkpoints_dir, accelerator)
+    start = state.iteration
+    if start >= cfg.total_iters:
         if main:
-            console.print(f"Resuming from iteration {start} ({existing[-1]})")
-            _note_recipe_changes(output_dir / RESOLVED_NAME, recipe, console)
+            console.print(f"Run {output_dir} is complete ({start}/{cfg.total_iters} iterations); nothing to do. "
+                          f"Raise train.total_iters to continue, or pass --fresh to start over.")
+        return RunSummary(output_dir, start, start, state.method)
+    # The run folder: the resolved recipe (which re-runs the run), then the trackers.
     if main:
+        if resumed_from is not None:
+            console.print(f"Resuming from iteration {start} ({resumed_from})")
+            _note_recipe_changes(output_dir / RESOLVED_NAME, recipe, console)
         output_dir.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, output_dir / RESOLVED_NAME)
         console.print(f"Training {recipe.method.name} on {accelerator.num_processes} process(es), device "
@@ -142,81 +111,40 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     if cfg.log_with != "none":
         accelerator.init_trackers(output_dir.name, config=_flat(recipe.to_dict()))
 
+    # Train: every batch, random draw and schedule is a function of (seed, iteration), so a resumed run
+    # continues exactly as an uninterrupted one.
     loader = build_train_loader(dataset, batch_size=cfg.batch_size, seed=cfg.seed, start_iter=start,
                                 rank=accelerator.process_index, world_size=accelerator.num_processes,
                                 num_workers=recipe.data.num_workers)
     samples = to_device(fixed_batch(sample_source, SAMPLE_COUNT, cfg.seed), accelerator.device, cfg)
-    phases = method.phases()
-    sync = _gradient_sync(accelerator.num_processes)
-    log_file = (output_dir / "train.log").open("a") if main else None
-    summary = RunSummary(output_dir, start, start, method)
+    hooks = PhaseHooks.from_accelerator(accelerator)
+    summary = RunSummary(output_dir, start, start, state.method)
 
-    def context(iteration: int) -> StepContext:
-        return StepContext(iteration=iteration, seed=cfg.seed, device=accelerator.device, local_batch=cfg.batch_size,
-                           rank=accelerator.process_index, world_size=accelerator.num_processes)
+    with _TrainingLog(console, accelerator, cfg, output_dir / "train.log", start) as log, \
+            _StopRequest(console) as stop:
+        for iteration in range(start, cfg.total_iters):
+            batch = to_device(next(loader), accelerator.device, cfg)
+            terms = run_iteration(state, batch, step_context(accelerator, cfg, iteration), hooks)
+            done = summary.end_iteration = state.iteration
+            if record_losses:
+                summary.losses.append({k: float(v) for k, v in terms.items()})
+            log.add(terms, done)
+            if main and _due(done, cfg.sample_every, cfg.total_iters):
+                _write_samples(accelerator, state, samples, step_context(accelerator, cfg, done), samples_dir)
+            saved = _due(done, cfg.save_every, cfg.total_iters)
+            if saved:
+                _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
+            if stop.agreed(accelerator.num_processes, accelerator.device):
+                if not saved:
+                    _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
+                raise GanzooError(f"Interrupted after iteration {done}; a checkpoint was saved. "
+                                  f"Run the same command again to resume.")
 
-    def save(iteration: int) -> None:
-        if main:
-            save_checkpoint(checkpoints_dir, iteration, networks, ema.networks, optimizers, method.state_dict(),
-                            extra={"recipe": recipe.to_dict()}, keep=cfg.keep_checkpoints)
-        accelerator.wait_for_everyone()
-
-    def write_samples(iteration: int) -> None:
-        if not main:
-            return
-        grids = method.sample_grids(_with_ema(networks, ema), samples, context(iteration))
-        for name, grid in grids.items():
-            save_png(grid, output_dir / "samples" / f"iter_{iteration:07d}_{name}.png")
-        _log_images(accelerator, grids, iteration)
-
-    meter = _LossMeter()
-    progress = _progress(console, enabled=main and console.is_terminal)
-    task = progress.add_task("train", total=cfg.total_iters, completed=start, losses="")
-    iteration = start
-    tic = time.perf_counter()
-    try:
-        with progress, _StopRequest(console) as stop:
-            for iteration in range(start, cfg.total_iters):
-                batch = to_device(next(loader), accelerator.device, cfg)
-                terms = run_iteration(method, [p for p in phases if p.runs_at(iteration)], networks, optimizers,
-                                      ema, batch, context(iteration), autocast=accelerator.autocast,
-                                      backward=accelerator.backward, sync_gradients=sync)
-                done = summary.end_iteration = iteration + 1
-                meter.add(terms)
-                if record_losses:
-                    summary.losses.append({k: float(v) for k, v in terms.items()})
-                if done % cfg.log_every == 0 or done == cfg.total_iters:
-                    means = meter.pop()
-                    rate = (done - start) / max(time.perf_counter() - tic, 1e-9)
-                    line = _log_line(done, cfg.total_iters, rate, means)
-                    progress.update(task, losses=_short(means))
-                    if main:
-                        (progress.console if progress.live.is_started else console).print(line, highlight=False)
-                        log_file.write(line + "\n")
-                        log_file.flush()
-                    if cfg.log_with != "none":
-                        accelerator.log(means, step=done)
-                progress.update(task, completed=done)
-                if done % cfg.sample_every == 0 or done == cfg.total_iters:
-                    write_samples(done)
-                saved = done % cfg.save_every == 0 or done == cfg.total_iters
-                if saved:
-                    save(done)
-                if stop.agreed(accelerator.num_processes, accelerator.device):
-                    if not saved:
-                        save(done)
-                    raise GanzooError(f"Interrupted after iteration {done}; a checkpoint was saved. "
-                                      f"Run the same command again to resume.")
-    finally:
-        if log_file is not None:
-            log_file.close()
-
+    # Export the model folder (RUN/model/): the inference networks, as EMA copies where they exist.
     if main:
-        inference = _with_ema(networks, ema)
-        export_model(output_dir / "model", {name: inference[name] for name in method.exported_networks},
-                     _model_config(recipe, dataset))
-        console.print(f"Done: {summary.end_iteration} iterations. Weights in {output_dir / 'model'}, "
-                      f"checkpoints in {checkpoints_dir}, samples in {output_dir / 'samples'}.")
+        model_dir = save_model(output_dir, state.exported_networks(), ModelConfig.for_recipe(recipe, dataset.domains))
+        console.print(f"Done: {summary.end_iteration} iterations. Weights in {model_dir}, "
+                      f"checkpoints in {checkpoints_dir}, samples in {samples_dir}.")
     accelerator.end_training()
     return summary
 
@@ -233,6 +161,32 @@ def _accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
     return accelerator
 
 
+def _check_tracker(name: str) -> None:
+    module = TRACKER_MODULES.get(name)
+    if module and importlib.util.find_spec(module) is None:
+        raise GanzooError(f"train.log_with={name} needs the {module!r} package, which is not installed. "
+                          f"Install it (pip install {module}) or set train.log_with=none.")
+
+
+def _remove_checkpoints(checkpoints_dir: Path, console: Console) -> None:
+    """``--fresh``: delete the run's checkpoints (the main process does)."""
+    if checkpoints_dir.exists():
+        for old in list_checkpoints(checkpoints_dir):
+            shutil.rmtree(old, ignore_errors=True)
+        console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
+
+
+def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator) -> Path | None:
+    """Restore ``state`` from the newest checkpoint in ``checkpoints_dir``; returns that checkpoint, or None
+    when there is none (a new run)."""
+    existing = list_checkpoints(checkpoints_dir)
+    _check_same_checkpoint(accelerator, existing)
+    if not existing:
+        return None
+    state.restore(existing[-1])
+    return existing[-1]
+
+
 def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> None:
     """Stop if the processes would resume from different checkpoints (a run folder on storage that only
     some machines see): they would train from different weights and never agree again."""
@@ -247,57 +201,69 @@ def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> No
                               f"machines, output_dir must be on storage that every machine sees.")
 
 
-def _model_config(recipe: Recipe, dataset: Any) -> dict[str, Any]:
-    """What an exported model needs to be rebuilt: the method spec, sizes and domain names."""
-    return {"method": to_dict(recipe.method), "img_size": recipe.data.img_size,
-            "num_domains": recipe.data.num_domains, "domains": list(dataset.domains)}
+def _due(done: int, every: int, total: int) -> bool:
+    """Whether something done every ``every`` iterations (and at the end) is due after ``done`` iterations."""
+    return done % every == 0 or done == total
 
 
-def _with_ema(networks: Mapping[str, nn.Module], ema: EMA) -> dict[str, nn.Module]:
-    """Every network, as its EMA copy where it has one: what sample grids and exported models use."""
-    return {**networks, **ema.networks}
+def _write_samples(accelerator: Accelerator, state: RunState, samples: Mapping[str, torch.Tensor],
+                   ctx: StepContext, samples_dir: Path) -> None:
+    """The method's sample grids of the fixed batch ``samples``, made with the EMA networks: PNG files in
+    ``samples_dir`` named after ``ctx.iteration``, and images for the trackers."""
+    grids = state.method.sample_grids(state.inference_networks(), samples, ctx)
+    for name, grid in grids.items():
+        save_png(grid, samples_dir / f"iter_{ctx.iteration:07d}_{name}.png")
+    _log_images(accelerator, grids, ctx.iteration)
 
 
-def _check_batch_keys(method: TrainingMethod, dataset: Any) -> None:
-    provided = set(getattr(dataset, "batch_keys", ()))
-    missing = [k for k in method.batch_keys if k not in provided]
-    if missing:
-        raise GanzooError(f"The dataset {type(dataset).__name__} does not provide {', '.join(missing)}, which the "
-                          f"training method {type(method).__name__} needs. Choose a matching data.dataset.")
+def _save_checkpoint(accelerator: Accelerator, state: RunState, checkpoints_dir: Path, keep: int) -> None:
+    """The main process writes the checkpoint of ``state``; every process waits for it."""
+    if accelerator.is_main_process:
+        state.save(checkpoints_dir, keep)
+    accelerator.wait_for_everyone()
 
 
-def _check_tracker(name: str) -> None:
-    module = TRACKER_MODULES.get(name)
-    if module and importlib.util.find_spec(module) is None:
-        raise GanzooError(f"train.log_with={name} needs the {module!r} package, which is not installed. "
-                          f"Install it (pip install {module}) or set train.log_with=none.")
+class _TrainingLog:
+    """What a person watching a run sees: a progress bar on a terminal, and every ``train.log_every`` iterations
+    (and at the end) a plain line with the mean of each loss term since the previous line, printed and appended
+    to ``RUN/train.log`` by the main process and sent to the tracker."""
 
+    def __init__(self, console: Console, accelerator: Accelerator, cfg: TrainConfig, path: Path, start: int) -> None:
+        self.console, self.accelerator, self.cfg, self.path, self.start = console, accelerator, cfg, path, start
+        self.main = accelerator.is_main_process
+        self.meter = _LossMeter()
+        self.progress = _progress(console, enabled=self.main and console.is_terminal)
+        self.task = self.progress.add_task("train", total=cfg.total_iters, completed=start, losses="")
+        self.file: Any = None
+        self.tic = time.perf_counter()
 
-def _gradient_sync(world_size: int):
-    """Average gradients over processes in one flat all-reduce (identical results on every rank)."""
-    if world_size == 1:
-        return None
+    def __enter__(self) -> "_TrainingLog":
+        self.progress.start()
+        if self.main:
+            self.file = self.path.open("a")
+        self.tic = time.perf_counter()
+        return self
 
-    def sync(grads: list[torch.Tensor]) -> None:
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat.div_(world_size)
-        torch._foreach_copy_(grads, [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]),
-                                                                          grads)])
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+        if self.file is not None:
+            self.file.close()
 
-    return sync
-
-
-def to_device(batch: Mapping[str, torch.Tensor], device: torch.device, cfg: TrainConfig) -> dict[str, torch.Tensor]:
-    """``batch`` on ``device``, its images (4-D tensors) in the memory format of the networks."""
-    return {k: v.to(device, non_blocking=True, memory_format=_memory_format(cfg) if v.dim() == 4 else
-                    torch.preserve_format) for k, v in batch.items()}
-
-
-def _memory_format(cfg: TrainConfig) -> torch.memory_format:
-    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+    def add(self, terms: Mapping[str, torch.Tensor], done: int) -> None:
+        """Count the loss terms of the iteration that made ``done`` iterations; log their means when due."""
+        self.meter.add(terms)
+        if _due(done, self.cfg.log_every, self.cfg.total_iters):
+            means = self.meter.pop()
+            rate = (done - self.start) / max(time.perf_counter() - self.tic, 1e-9)
+            line = _log_line(done, self.cfg.total_iters, rate, means)
+            self.progress.update(self.task, losses=_short(means))
+            if self.main:
+                (self.progress.console if self.progress.live.is_started else self.console).print(line, highlight=False)
+                self.file.write(line + "\n")
+                self.file.flush()
+            if self.cfg.log_with != "none":
+                self.accelerator.log(means, step=done)
+        self.progress.update(self.task, completed=done)
 
 
 class _StopRequest:

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-import torch
 from torch import Tensor, nn
 
+from ganzoo.checkpoint import WeightMismatch, load_torch_file, weight_mismatch
 from ganzoo.errors import CheckpointError
 
 from .networks import HighPass
@@ -67,13 +67,7 @@ def load_official_checkpoint(path: str | Path) -> dict[str, dict[str, Tensor]]:
     Only tensors are unpickled (``weights_only=True``). ``module.`` prefixes are stripped; the FAN
     (``fan``), which ganzoo does not use, is left out.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Official StarGAN v2 checkpoint not found: {path}.")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, or pickled objects beyond tensors
-        raise CheckpointError(f"{path} is not a readable official StarGAN v2 checkpoint: {exc}") from None
+    data = load_torch_file(path, "official StarGAN v2 checkpoint")
     nets = {name: data[name] for name in NETWORKS if isinstance(data, dict) and name in data}
     if not nets:
         found = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
@@ -92,11 +86,9 @@ def load_official_weights(module: nn.Module, state_dict: Mapping[str, Tensor], n
                                   f"w_hpf={model_w_hpf:g}. Set {_RECIPE_KEYS['w_hpf']}={trained_w_hpf:g}.")
     state = official_to_ganzoo(state_dict, network)
     expected = module.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    mismatched = [key for key in expected if key in state and state[key].shape != expected[key].shape]
-    if missing or unexpected or mismatched:
-        raise CheckpointError(_mismatch_message(network, state, expected, missing, unexpected, mismatched))
+    mismatch = weight_mismatch(state, expected)
+    if mismatch is not None:
+        raise CheckpointError(_mismatch_message(network, state, expected, mismatch))
     module.load_state_dict(state)
 
 
@@ -141,20 +133,11 @@ def _check_network(network: str) -> None:
 
 
 def _mismatch_message(network: str, state: Mapping[str, Tensor], expected: Mapping[str, Tensor],
-                      missing: list[str], unexpected: list[str], mismatched: list[str]) -> str:
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-    if mismatched:
-        shown = ", ".join(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-                          for k in mismatched[:3])
-        parts.append(f"{len(mismatched)} of another shape (e.g. {shown})")
-    options = _suspects(network, state, expected, [*missing, *unexpected, *mismatched])
+                      mismatch: WeightMismatch) -> str:
+    options = _suspects(network, state, expected, mismatch.keys)
     keys = {**_RECIPE_KEYS, "max_conv_dim": f"method.{network}.max_conv_dim",
             "base_channels": f"method.{network}.base_channels"}
-    return (f"The official {network} weights do not fit the model: {'; '.join(parts)}. The checkpoint was probably "
+    return (f"The official {network} weights do not fit the model: {mismatch}. The checkpoint was probably "
             f"trained with another {' or '.join(options)}; set the recipe to the training values "
             f"({', '.join(keys[o] for o in options)}).")
 

@@ -13,7 +13,7 @@ import pytest
 from ganzoo import registry
 from ganzoo.bench import bench
 from ganzoo.recipe import load_recipe
-from ganzoo.trainer import build_method
+from ganzoo.run_state import build_method
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: the tiny recipe of each training method (a new family adds its own)

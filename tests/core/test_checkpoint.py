@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganzoo.checkpoint import export_model, list_checkpoints, load_checkpoint, save_checkpoint
+from ganzoo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, weight_mismatch
 from ganzoo.errors import CheckpointError
 
 
@@ -73,8 +73,18 @@ def test_mismatched_model_gives_clear_error(tmp_path):
     net, opt = make()
     path = save_checkpoint(tmp_path, 1, {"g": net}, {}, {"g": opt}, {})
     other = nn.Sequential(nn.Conv2d(3, 8, 3))
-    with pytest.raises(CheckpointError, match="weights of 'g' do not fit this model"):
+    with pytest.raises(CheckpointError, match=r"weights of 'g' do not fit this model \(.*2 of another shape \(e\.g\. "
+                                              r"0\.weight: weights \(4, 3, 3, 3\) vs model \(8, 3, 3, 3\)"):
         load_checkpoint(path, {"g": other}, {}, {"g": torch.optim.Adam(other.parameters())})
+
+
+def test_weight_mismatch_reports_missing_unexpected_and_reshaped_keys():
+    expected = {"a": torch.zeros(2), "b": torch.zeros(3), "c": torch.zeros(1)}
+    assert weight_mismatch(dict(expected), expected) is None
+    mismatch = weight_mismatch({"a": torch.zeros(4), "c": torch.zeros(1), "d": torch.zeros(1)}, expected)
+    assert mismatch.keys == ["b", "d", "a"]
+    assert str(mismatch) == ("1 tensors missing (e.g. b); 1 unexpected (e.g. d); "
+                             "1 of another shape (e.g. a: weights (4,) vs model (2,))")
 
 
 def test_corrupt_checkpoint_gives_clear_error(tmp_path):
@@ -83,10 +93,3 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
     (path / "networks.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="unreadable.*--fresh"):
         load_checkpoint(path, {"g": net}, {}, {"g": opt})
-
-
-def test_export_writes_config_and_one_file_per_network(tmp_path):
-    net, _ = make()
-    out = export_model(tmp_path / "model", {"generator": net}, {"img_size": 8})
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "generator.safetensors"]
-    assert json.loads((out / "config.json").read_text()) == {"img_size": 8}

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ganzoo.errors import GanzooError
 from ganzoo.method import StepContext, run_phase
 from ganzoo.recipe import load_recipe
-from ganzoo.trainer import build_method, train
+from ganzoo.run_state import build_method
+from ganzoo.trainer import train
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny.yaml"
 

@@ -16,7 +16,8 @@ from stargan_v1_data import write_celeba, write_rafd
 from ganzoo.errors import GanzooError
 from ganzoo.recipe import load_recipe
 from ganzoo.trainer import train
-from ganzoo.translate import load_exported_model, translate
+from ganzoo.pretrained import load_model
+from ganzoo.translate import translate
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "fixtures" / "tiny_stargan_v1.yaml"
@@ -84,7 +85,7 @@ def test_dataset_that_does_not_fit_the_method_stops_before_training(tmp_path):
 @pytest.mark.parametrize("recipe", ["stargan_v1_celeba", "stargan_v1_rafd", "stargan_v1_celeba_rafd",
                                     "stargan_v1_quickstart"])
 def test_shipped_recipes_build(recipe):
-    from ganzoo.trainer import build_method
+    from ganzoo.run_state import build_method
 
     method = build_method(load_recipe(REPO / "recipes" / f"{recipe}.yaml"))
     assert set(method.networks) == {"generator", "discriminator"}
@@ -137,6 +138,6 @@ def test_translate_grid_and_errors(trained, tmp_path):
             translate(run, out=tmp_path / "x.png", **kwargs)
     with pytest.raises(GanzooError, match="has no exported model"):
         translate(tmp_path, image, tmp_path / "x.png", grid=True)
-    model = load_exported_model(run)
-    assert model.names == ["0_red_circle", "1_green_square", "2_blue_triangle"]
+    model = load_model(run)
+    assert model.domains == ["0_red_circle", "1_green_square", "2_blue_triangle"]
     assert not model.method.networks["generator"].training

@@ -1,0 +1,39 @@
+"""What a trained model can do besides training: capabilities as protocols, which CLI commands check.
+
+A command that needs a capability checks ``isinstance(method, Capability)``, never a family's name, so a
+new family gains the command by implementing the protocol's methods on its training method. Each
+capability is a runtime-checkable :class:`typing.Protocol` of methods only:
+
+- :class:`AttributeEditor`: edits labelled attributes (``ganzoo translate``; StarGAN v1).
+
+Capabilities such as "translates with a style" or "samples from noise" join this module as their
+commands arrive. :func:`methods_with` names the registered methods that have a capability, for messages.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Protocol, Sequence, runtime_checkable
+
+from torch import Tensor
+
+from . import registry
+
+
+@runtime_checkable
+class AttributeEditor(Protocol):
+    """A training method that edits labelled attributes. ``images`` are (B, 3, S, S) in [-1, 1] on the method's
+    device; ``names`` are the model's label names, in label order. Both return one (B, 3, S, S) batch per output."""
+
+    def edit(self, images: Tensor, changes: Mapping[str, float], names: Sequence[str]) -> list[Tensor]:
+        """Translations of ``images`` with the named labels set to the given values (one batch per output);
+        GanzooError for unknown names or values the labels cannot take."""
+
+    def edit_grid(self, images: Tensor, names: Sequence[str]) -> list[Tensor]:
+        """The family's test grid: one batch of translations per single-label change."""
+
+
+def methods_with(capability: type) -> list[str]:
+    """Names of the registered training methods whose class implements ``capability`` (a protocol of this
+    module), sorted."""
+    return [entry.name for entry in registry.entries("method")
+            if isinstance(entry.obj, type) and issubclass(entry.obj, capability)]

@@ -1,0 +1,190 @@
+"""A run's training state as one object, and the training iteration that advances it.
+
+:func:`build_run_state` builds the recipe's training method from ``train.seed`` (checked against the
+training dataset when there is one), puts its networks on the device in the recipe's memory format and
+makes their optimizers and EMA copies: a :class:`RunState`, which also holds the method's phases and the
+number of iterations done, and saves itself into a checkpoint or restores itself from one.
+:func:`run_iteration` is one training iteration, the same for ``ganzoo run`` (the trainer) and
+``ganzoo bench``; :class:`PhaseHooks` carry what Accelerate changes about running a phase.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Mapping, Sequence
+
+import torch
+import torch.distributed as dist
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import Tensor, nn
+
+from .build import create
+from .checkpoint import load_checkpoint, save_checkpoint
+from .ema import EMA
+from .errors import GanzooError
+from .method import Batch, Phase, StepContext, TrainingMethod, run_phase
+from .pretrained import method_from_spec
+from .recipe import Recipe, TrainConfig
+
+
+def build_dataset(recipe: Recipe, split: str, augment: bool) -> Any:
+    """The recipe's dataset plugin for ``split`` (validates the data folder; DataError naming the fix)."""
+    data = recipe.data
+    return create(data.dataset, root=data.root, img_size=data.img_size, num_domains=data.num_domains, split=split,
+                  augment=augment)
+
+
+def build_method(recipe: Recipe) -> TrainingMethod:
+    """The recipe's training method with freshly initialised networks."""
+    return method_from_spec(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
+
+
+def seeded_method(recipe: Recipe) -> TrainingMethod:
+    """The recipe's training method, initialised from ``train.seed`` after applying ``train.deterministic``."""
+    if recipe.train.deterministic:
+        torch.use_deterministic_algorithms(True)
+    set_seed(recipe.train.seed)
+    return build_method(recipe)
+
+
+@dataclass
+class RunState:
+    """Everything a training iteration reads and updates, and a checkpoint saves.
+
+    ``networks`` are the method's networks on the training device, ``optimizers`` one per trained network
+    (keyed like ``networks``), ``ema`` the moving-average copies of ``method.ema_networks``, ``phases`` the
+    method's phases of one iteration (each says in which iterations it runs), ``iteration`` the number of
+    iterations done (advanced by :func:`run_iteration`, set by :meth:`restore`).
+    """
+
+    method: TrainingMethod
+    networks: nn.ModuleDict
+    optimizers: dict[str, torch.optim.Optimizer]
+    ema: EMA
+    phases: list[Phase]
+    iteration: int = 0
+
+    def inference_networks(self) -> dict[str, nn.Module]:
+        """Every network, as its EMA copy where it has one: what sample grids use."""
+        return {**self.networks, **self.ema.networks}
+
+    def exported_networks(self) -> dict[str, nn.Module]:
+        """The networks a model folder holds (``method.exported_networks``), as EMA copies where they exist."""
+        inference = self.inference_networks()
+        return {name: inference[name] for name in self.method.exported_networks}
+
+    def save(self, directory: Path, keep: int) -> Path:
+        """Write the checkpoint of iteration :attr:`iteration` into ``directory``, keeping the newest ``keep``
+        checkpoints. Returns its folder."""
+        return save_checkpoint(directory, self.iteration, self.networks, self.ema.networks, self.optimizers,
+                               self.method.state_dict(), keep=keep)
+
+    def restore(self, checkpoint: Path) -> None:
+        """Load networks, EMA copies, optimizers, method state, RNG states and the iteration from ``checkpoint``
+        (CheckpointError if it is unreadable or written for another model)."""
+        saved = load_checkpoint(checkpoint, self.networks, self.ema.networks, self.optimizers)
+        self.method.load_state_dict(saved.method)
+        self.iteration = saved.iteration
+
+
+def build_run_state(recipe: Recipe, device: torch.device) -> RunState:
+    """The recipe's method initialised from ``train.seed``, its networks on ``device`` (in the recipe's memory
+    format), their optimizers and EMA copies, at iteration 0."""
+    method = seeded_method(recipe)
+    networks = method.networks.to(device, memory_format=memory_format(recipe.train))
+    optimizers = method.make_optimizers()
+    ema = EMA({name: networks[name] for name in method.ema_networks}, beta=recipe.train.ema_beta)
+    return RunState(method, networks, optimizers, ema, method.phases())
+
+
+def training_data(method: TrainingMethod, dataset: Any) -> Any:
+    """What ``method`` trains on (or draws sample grids from) given the recipe's ``dataset``: the method's
+    view of it (:meth:`TrainingMethod.use_dataset`), checked to provide every batch key the method needs.
+    Raises GanzooError naming what to change."""
+    view = method.use_dataset(dataset)
+    check_batch_keys(method, view)
+    return view
+
+
+def check_batch_keys(method: TrainingMethod, dataset: Any) -> None:
+    """GanzooError unless ``dataset`` provides every batch key ``method`` needs."""
+    provided = set(getattr(dataset, "batch_keys", ()))
+    missing = [k for k in method.batch_keys if k not in provided]
+    if missing:
+        raise GanzooError(f"The dataset {type(dataset).__name__} does not provide {', '.join(missing)}, which the "
+                          f"training method {type(method).__name__} needs. Choose a matching data.dataset.")
+
+
+@dataclass(frozen=True)
+class PhaseHooks:
+    """How phases run on this machine, as :func:`ganzoo.method.run_phase` takes it: the autocast context, the
+    backward pass, the gradient averaging across processes (None: one process) and a call after each backward
+    (None: nothing)."""
+
+    autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext
+    backward: Callable[[Tensor], None] = Tensor.backward
+    sync_gradients: Callable[[list[Tensor]], None] | None = None
+    after_backward: Callable[[], None] | None = None
+
+    @classmethod
+    def from_accelerator(cls, accelerator: Accelerator) -> PhaseHooks:
+        """Accelerate's autocast and backward, and gradients averaged over its processes."""
+        return cls(autocast=accelerator.autocast, backward=accelerator.backward,
+                   sync_gradients=_gradient_sync(accelerator.num_processes))
+
+
+def run_iteration(state: RunState, batch: Batch, ctx: StepContext, hooks: PhaseHooks = PhaseHooks(), *,
+                  phases: Sequence[Phase] | None = None) -> dict[str, Tensor]:
+    """One training iteration: ``phases`` in order (by default the state's phases that run at ``ctx.iteration``),
+    each through :func:`ganzoo.method.run_phase` with ``hooks``, then the method's end-of-iteration update and
+    the EMA step; ``state.iteration`` becomes ``ctx.iteration + 1``. Returns every phase's loss terms (detached
+    scalar tensors) keyed ``phase/term``."""
+    if phases is None:
+        phases = [phase for phase in state.phases if phase.runs_at(ctx.iteration)]
+    terms: dict[str, Tensor] = {}
+    for phase in phases:
+        out = run_phase(phase, state.networks, state.optimizers, batch, ctx, autocast=hooks.autocast,
+                        backward=hooks.backward, sync_gradients=hooks.sync_gradients,
+                        after_backward=hooks.after_backward)
+        terms.update({f"{phase.name}/{k}": v for k, v in out.items()})
+    state.method.end_iteration(ctx.iteration)
+    state.ema.update()
+    state.iteration = ctx.iteration + 1
+    return terms
+
+
+def step_context(accelerator: Accelerator, cfg: TrainConfig, iteration: int) -> StepContext:
+    """The :class:`StepContext` of ``iteration`` for this process."""
+    return StepContext(iteration=iteration, seed=cfg.seed, device=accelerator.device, local_batch=cfg.batch_size,
+                       rank=accelerator.process_index, world_size=accelerator.num_processes)
+
+
+def to_device(batch: Mapping[str, Tensor], device: torch.device, cfg: TrainConfig) -> dict[str, Tensor]:
+    """``batch`` on ``device``, its images (4-D tensors) in the memory format of the networks."""
+    return {k: v.to(device, non_blocking=True, memory_format=memory_format(cfg) if v.dim() == 4 else
+                    torch.preserve_format) for k, v in batch.items()}
+
+
+def memory_format(cfg: TrainConfig) -> torch.memory_format:
+    """The memory format of networks and image batches: channels-last when ``train.channels_last``."""
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+
+def _gradient_sync(world_size: int) -> Callable[[list[Tensor]], None] | None:
+    """Average gradients over processes in one flat all-reduce (identical results on every rank)."""
+    if world_size == 1:
+        return None
+
+    def sync(grads: list[Tensor]) -> None:
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat.div_(world_size)
+        torch._foreach_copy_(grads, [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]),
+                                                                          grads)])
+
+    return sync
