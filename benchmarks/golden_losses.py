@@ -9,7 +9,7 @@ folder, and records every loss term of every iteration as the float32 value the 
 them as JSON (with the CPU model, so a reader knows where they were recorded). ``--check`` compares against
 such a file and exits 1 unless every value is *bitwise* equal; that holds on the machine that recorded the
 file. Across CPU types float32 kernels differ, so ``tests/core/test_golden_losses.py`` compares the committed
-files within a documented tolerance instead.
+files within a documented tolerance instead (see tests/golden/README.md).
 """
 
 from __future__ import annotations
@@ -31,12 +31,17 @@ PROTOCOL = ("train.seed=777", "train.channels_last=true", "train.mixed_precision
 
 
 def record(recipe: str, iters: int, overrides: tuple[str, ...] = ()) -> list[dict[str, float]]:
-    """Per-iteration loss terms of the first ``iters`` iterations of ``recipe`` (CPU, one thread)."""
+    """Per-iteration loss terms of the first ``iters`` iterations of ``recipe`` (CPU, one thread; the thread
+    count is restored afterwards)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = [*PROTOCOL, f"train.total_iters={iters}", f"output_dir={tmp}/run", f"train.log_every={iters}",
-                    f"train.sample_every={iters}", f"train.save_every={iters}", *overrides]
-        summary = train(load_recipe(recipe, settings), fresh=True, record_losses=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = [*PROTOCOL, f"train.total_iters={iters}", f"output_dir={tmp}/run", f"train.log_every={iters}",
+                        f"train.sample_every={iters}", f"train.save_every={iters}", *overrides]
+            summary = train(load_recipe(recipe, settings), fresh=True, record_losses=True)
+    finally:
+        torch.set_num_threads(threads)
     return summary.losses
 
 
