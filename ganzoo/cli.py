@@ -109,11 +109,14 @@ def list_(kind: str | None, name: str | None) -> None:
 def _print_options(kind: str, name: str) -> None:
     from .schema import describe_fields
 
-    config = getattr(registry.get(kind, name), "Config", None)
+    options = describe_fields(registry.get(kind, name).Config)
+    if not options:
+        Console().print(f"{kind} {name!r} has no options.")
+        return
     table = Table(title=f"options of {kind} {name!r}")
     for column in ("option", "type", "default", "description"):
         table.add_column(column)
-    for option, type_name, default, doc in describe_fields(config) if config else []:
+    for option, type_name, default, doc in options:
         table.add_row(option, type_name, repr(default), doc)
     Console().print(table)
 

@@ -99,8 +99,19 @@ def to_dict(obj: Any) -> Any:
 def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
     """(name, type, default, doc) of each option of ``cls``, for docs and ``ganzoo list``."""
     hints = get_type_hints(cls)
-    return [(f.name, _type_name(hints[f.name]), to_dict(_default(f)), f.metadata.get("doc", ""))
+    return [(f.name, _slot_name(f) or _type_name(hints[f.name]), to_dict(_default(f)), f.metadata.get("doc", ""))
             for f in dataclasses.fields(cls)]
+
+
+def _slot_name(f: dataclasses.Field) -> str | None:
+    """``"Regularizer plugin"`` for a slot field, None for any other."""
+    slot = f.metadata.get("slot")
+    return f"{slot.__name__} plugin" if slot is not None else None
+
+
+def with_article(name: str) -> str:
+    """``"a Regularizer"``, ``"an AdversarialLoss"``."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -202,7 +213,7 @@ def component(value: Any, slot: type, where: str = "", default: Component | None
     if isinstance(value, Mapping) and "name" not in value and default is not None:
         value = {"name": default.name, **value}  # options for the default plugin
     if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
-        raise RecipeError(f"{where} must name a {slot.__name__} plugin: either a name or a mapping with a 'name' "
+        raise RecipeError(f"{where} must name {with_article(slot.__name__)} plugin: either a name or a mapping with a 'name' "
                           f"key and its options, got {_describe(value)}. {_fitting(slot)}")
     options = dict(value)
     name = options.pop("name")
@@ -211,7 +222,7 @@ def component(value: Any, slot: type, where: str = "", default: Component | None
     if cls is None or not issubclass(cls, slot):
         if found:
             what = f"{kind} {name!r}" if cls is not None else f"{found[0].kind} {name!r}"
-            raise RecipeError(f"{where} needs a {slot.__name__}, and {what} is not one. {_fitting(slot)}")
+            raise RecipeError(f"{where} needs {with_article(slot.__name__)}, and {what} is not one. {_fitting(slot)}")
         try:
             registry.get(kind, name)  # the registry's message: did-you-mean, plugin import errors
         except GanzooError as exc:

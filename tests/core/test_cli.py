@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from ganzoo.cli import cli
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny.yaml"
 
@@ -81,3 +84,11 @@ def test_ctrl_c_saves_a_checkpoint_and_the_next_run_resumes(tmp_path):
     assert len(saved) == 1 and int(saved[0].name.split("_")[1]) >= 3
     again = ganzoo("run", str(TINY), f"train.total_iters={int(saved[0].name.split('_')[1]) + 1}", cwd=tmp_path)
     assert again.returncode == 0 and "Resuming from iteration" in again.stderr
+
+
+def test_list_shows_a_plugins_options_with_its_slots():
+    result = CliRunner().invoke(cli, ["list", "method", "stargan_v2"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "regularizer" in result.output and "Regularizer plugin" in result.output and "f_lr" in result.output
+    result = CliRunner().invoke(cli, ["list", "loss", "r1"])
+    assert result.exit_code == 0 and "loss 'r1' has no options." in result.output

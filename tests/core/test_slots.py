@@ -73,11 +73,11 @@ def test_every_fitting_plugin_is_accepted_in_its_slot(method, key, slot):
 
 
 @pytest.mark.parametrize(("override", "slot", "given"), [
-    ("method.regularizer=hinge", "Regularizer", "loss 'hinge'"),
-    ("method.adversarial_loss=r1", "AdversarialLoss", "loss 'r1'"),
-    ("method.mapping_network=stargan_v2_encoder", "LatentStyleSource", "style_source 'stargan_v2_encoder'"),
-    ("method.discriminator=stargan_v1", "DomainDiscriminator", "discriminator 'stargan_v1'"),
-    ("method.generator=r1", "ImageToImageGenerator", "loss 'r1'"),
+    ("method.regularizer=hinge", "a Regularizer", "loss 'hinge'"),
+    ("method.adversarial_loss=r1", "an AdversarialLoss", "loss 'r1'"),
+    ("method.mapping_network=stargan_v2_encoder", "a LatentStyleSource", "style_source 'stargan_v2_encoder'"),
+    ("method.discriminator=stargan_v1", "a DomainDiscriminator", "discriminator 'stargan_v1'"),
+    ("method.generator=r1", "an ImageToImageGenerator", "loss 'r1'"),
 ])
 def test_the_reported_wrong_swaps_stop_at_validation_with_one_message(tmp_path, override, slot, given):
     """The swaps that used to crash with AttributeError/TypeError after validation now exit 2 before any work."""
@@ -86,7 +86,7 @@ def test_the_reported_wrong_swaps_stop_at_validation_with_one_message(tmp_path, 
                              f"output_dir={out}", f"data.root={tmp_path / 'data'}"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
-    assert f"needs a {slot}, and {given} is not one" in result.stderr
+    assert f"needs {slot}, and {given} is not one" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists() and not (tmp_path / "data").exists()
 
