@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from .checkpoint import checkpoint_iteration, list_checkpoints
+from .checkpoint import checkpoint_iteration, list_checkpoints, newest_valid_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
 from .errors import CheckpointError, GanzooError
 from .images import save_png, to_numpy, to_pil
@@ -91,7 +91,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     if fresh and main:
         _remove_checkpoints(checkpoints_dir, console)
     accelerator.wait_for_everyone()
-    resumed_from = _resume(state, checkpoints_dir, accelerator)
+    resumed_from = _resume(state, checkpoints_dir, accelerator, console)
     start = state.iteration
     if start >= cfg.total_iters:
         if main:
@@ -176,23 +176,25 @@ def _remove_checkpoints(checkpoints_dir: Path, console: Console) -> None:
         console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
 
 
-def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator) -> Path | None:
-    """Restore ``state`` from the newest checkpoint in ``checkpoints_dir``; returns that checkpoint, or None
-    when there is none (a new run)."""
-    existing = list_checkpoints(checkpoints_dir)
-    _check_same_checkpoint(accelerator, existing)
-    if not existing:
-        return None
-    state.restore(existing[-1])
-    return existing[-1]
+def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator, console: Console) -> Path | None:
+    """Restore ``state`` from the newest intact checkpoint in ``checkpoints_dir``, warning about each newer
+    damaged one; returns that checkpoint, or None when there is none (a new run)."""
+    checkpoint, damaged = newest_valid_checkpoint(checkpoints_dir)
+    if accelerator.is_main_process:
+        for problem in damaged:
+            console.print(f"Warning: {problem} Skipping it.", highlight=False)
+    _check_same_checkpoint(accelerator, checkpoint)
+    if checkpoint is not None:
+        state.restore(checkpoint)
+    return checkpoint
 
 
-def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> None:
+def _check_same_checkpoint(accelerator: Accelerator, checkpoint: Path | None) -> None:
     """Stop if the processes would resume from different checkpoints (a run folder on storage that only
     some machines see): they would train from different weights and never agree again."""
     if accelerator.num_processes == 1:
         return
-    found = torch.tensor([checkpoint_iteration(existing[-1]) if existing else -1], device=accelerator.device)
+    found = torch.tensor([checkpoint_iteration(checkpoint) if checkpoint else -1], device=accelerator.device)
     per_process = accelerator.gather(found).tolist()
     if len(set(per_process)) > 1:
         seen = ", ".join(f"process {rank}: {'none' if it < 0 else f'iteration {it}'}"
