@@ -1,8 +1,9 @@
 """User-facing errors.
 
 A :class:`GanzooError` is something the user caused and can fix (a bad recipe, missing data, a wrong
-checkpoint, a full disk). The CLI prints its message alone and exits with its ``exit_code`` (2);
-``ganzoo --debug`` shows the traceback as well. Programming errors stay ordinary exceptions.
+checkpoint, a full disk), or a run that stopped on request and resumes when run again. The CLI prints its
+message alone and exits with its ``exit_code``: 2, or 75 for :class:`RunInterrupted`; ``ganzoo --debug``
+shows the traceback as well. Programming errors stay ordinary exceptions.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ class DataError(GanzooError):
 
 class CheckpointError(GanzooError):
     """A checkpoint or weight file is missing, corrupt or does not fit the model."""
+
+
+class RunInterrupted(GanzooError):
+    """Training stopped on request (Ctrl-C, SIGTERM, SIGUSR1) after saving a checkpoint; running the same
+    command again resumes from it. Exit code 75 (EX_TEMPFAIL: "stopped, resumable"), which a job script can
+    test to requeue the job."""
+
+    exit_code = 75
 
 
 # What to do about each errno that means "this folder cannot take more files".
