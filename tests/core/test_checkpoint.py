@@ -159,7 +159,8 @@ def snapshot(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("code, fix", [(errno.ENOSPC, "Free space on that disk"), (errno.EACCES, "Make the folder writable")])
+@pytest.mark.parametrize("code, fix", [(errno.ENOSPC, "Free space on that disk"),
+                                       (errno.EACCES, "Make the folder writable")])
 def test_a_full_disk_or_unwritable_folder_is_a_clear_error_that_changes_nothing(tmp_path, monkeypatch, code, fix):
     """The disk fills up (or permission is refused) while the second file of a checkpoint is written."""
     net, opt = make()

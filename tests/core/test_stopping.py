@@ -110,11 +110,10 @@ def test_a_second_sigterm_stops_at_once():
 
 def test_a_second_ctrl_c_raises_keyboard_interrupt_and_the_handlers_are_restored():
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
-    with pytest.raises(KeyboardInterrupt):
-        with _StopRequest(Console(file=io.StringIO())) as stop:
-            signal.raise_signal(signal.SIGINT)
-            assert stop.signal_name == "SIGINT"
-            signal.raise_signal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), _StopRequest(Console(file=io.StringIO())) as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.signal_name == "SIGINT"
+        signal.raise_signal(signal.SIGINT)
     assert {signum: signal.getsignal(signum) for signum in before} == before
 
 
