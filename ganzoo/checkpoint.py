@@ -109,11 +109,7 @@ def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.M
         _fault("after_rename", iteration)
         if replaced is not None:
             shutil.rmtree(replaced, ignore_errors=True)
-        older = [p for p in list_checkpoints(directory) if checkpoint_iteration(p) < iteration]
-        for old in older[:max(len(older) - keep + 1, 0)]:
-            trash = _set_aside(old)
-            _fault("pruning", iteration)
-            shutil.rmtree(trash, ignore_errors=True)
+        _prune(directory, iteration, keep)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         error = OutputError.from_os_error(exc, directory)
@@ -187,6 +183,16 @@ def _fsync_folder(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _prune(directory: Path, iteration: int, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints up to ``iteration`` (the one just written), each renamed
+    out of the way first."""
+    older = [p for p in list_checkpoints(directory) if checkpoint_iteration(p) < iteration]
+    for old in older[:max(len(older) - keep + 1, 0)]:
+        trash = _set_aside(old)
+        _fault("pruning", iteration)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _set_aside(path: Path) -> Path:
