@@ -5,32 +5,47 @@ A checkpoint is a folder ``checkpoints/iter_NNNNNNN/`` holding
 - ``networks.safetensors``: the trained networks, keys ``<network>.<parameter>``;
 - ``ema.safetensors``: their moving averages;
 - ``optimizers.safetensors`` + the non-tensor parts of each optimizer state in ``state.json``;
-- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states.
+- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states;
+- ``manifest.json``, written last: the sha256 of each of the files above.
 
-It is written under a temporary name and renamed into place, so a crash never leaves a half-written
-checkpoint; only the newest ``keep`` are kept. :func:`weight_mismatch` is the one report of weights that do
-not fit a network (checkpoints, model folders, official-weight converters), :func:`load_torch_file` the one
-reader of ``torch.save``d files, which unpickles nothing but tensors and plain containers. The exported
-model folder is :mod:`ganzoo.pretrained`'s.
+A SIGKILL or a power loss at any moment never leaves a damaged newest checkpoint: the files are written into
+``.tmp-iter_NNNNNNN/``, each flushed to disk (fsync), then that folder; only then is it renamed into place and
+the parent folder flushed. Old checkpoints are renamed out of the way before they are deleted, and only the
+newest ``keep`` up to the one just written are kept. A checkpoint damaged later (a truncated copy, a flipped
+byte) fails :func:`verify_checkpoint`, and :func:`newest_valid_checkpoint` falls back to the one before it.
+A full disk or an unwritable folder is an :class:`~ganzoo.errors.OutputError`, after which the folder is as
+it was. :func:`weight_mismatch` is the one report of weights that do not fit a network (checkpoints, model
+folders, official-weight converters), :func:`load_torch_file` the one reader of ``torch.save``d files, which
+unpickles nothing but tensors and plain containers. The exported model folder is :mod:`ganzoo.pretrained`'s.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
-from .errors import CheckpointError
+from .errors import CheckpointError, OutputError
 
 PREFIX = "iter_"
+FILES = ("networks.safetensors", "ema.safetensors", "optimizers.safetensors", "state.json")
+MANIFEST = "manifest.json"
+# Fault injection for the crash tests: $GANZOO_FAULT_INJECT=<point>@<iteration> SIGKILLs the process when the
+# writer of that iteration's checkpoint reaches <point>.
+FAULT_ENV = "GANZOO_FAULT_INJECT"
+FAULT_POINTS = (*(f"wrote:{name}" for name in (*FILES, MANIFEST)), "before_rename", "after_rename", "pruning")
+_TEMP = ".tmp-"
 _TENSOR = "__tensor__"
 
 
@@ -48,11 +63,12 @@ def checkpoint_name(iteration: int) -> str:
 
 
 def list_checkpoints(directory: Path) -> list[Path]:
-    """Complete checkpoints in ``directory``, oldest first."""
+    """Checkpoint folders in ``directory``, oldest first. Only the writer's last step gives a folder such a
+    name, so each was complete when written; :func:`verify_checkpoint` tells whether it still is."""
     if not directory.is_dir():
         return []
     found = [p for p in directory.iterdir() if p.is_dir() and p.name.startswith(PREFIX)
-             and (p / "state.json").is_file() and p.name[len(PREFIX):].isdigit()]
+             and p.name[len(PREFIX):].isdigit()]
     return sorted(found, key=checkpoint_iteration)
 
 
@@ -64,30 +80,141 @@ def checkpoint_iteration(path: Path) -> int:
 def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.Module],
                     ema_networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
                     method_state: Mapping[str, Any], keep: int = 3) -> Path:
-    """Write a checkpoint atomically and prune all but the newest ``keep``. Returns its folder."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the checkpoint of ``iteration`` into ``directory`` so that no interruption leaves it half-written
+    (see the module docstring), then delete all but the newest ``keep`` checkpoints up to it (newer ones, left
+    when a run resumed from an older checkpoint, are replaced when the run reaches them). Returns its folder.
+
+    Raises OutputError naming ``directory`` when the disk is full or the folder is not writable; the
+    checkpoints already there are then untouched.
+    """
     final = directory / checkpoint_name(iteration)
-    tmp = directory / f".tmp-{final.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file(module_tensors(networks), str(tmp / "networks.safetensors"))
-    save_file(module_tensors(ema_networks), str(tmp / "ema.safetensors"))
+    tmp = directory / f"{_TEMP}{final.name}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _fsync_folder(directory.parent)
+        for leftover in directory.glob(f"{_TEMP}*"):  # from an interrupted write or deletion
+            shutil.rmtree(leftover, ignore_errors=True)
+        tmp.mkdir()
+        digests = {}
+        for name, data in _serialized(iteration, networks, ema_networks, optimizers, method_state):
+            digests[name] = _write_file(tmp / name, data)
+            _fault(f"wrote:{name}", iteration)
+        _write_file(tmp / MANIFEST, json.dumps({"sha256": digests}, indent=1).encode())
+        _fault(f"wrote:{MANIFEST}", iteration)
+        _fsync_folder(tmp)
+        _fault("before_rename", iteration)
+        replaced = _set_aside(final) if final.exists() else None
+        tmp.rename(final)
+        _fsync_folder(directory)
+        _fault("after_rename", iteration)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
+        _prune(directory, iteration, keep)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        error = OutputError.from_os_error(exc, directory)
+        if error is None:
+            raise
+        raise error from None
+    return final
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Check each file of the checkpoint folder ``path`` against the sha256 its manifest recorded. Raises
+    CheckpointError naming the checkpoint and the first file that is missing, truncated or altered."""
+    try:
+        digests = json.loads((path / MANIFEST).read_text())["sha256"]
+        recorded = [digests[name] for name in FILES]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"Checkpoint {path} has no readable {MANIFEST} (it was damaged, or written by a "
+                              f"ganzoo without checksums).") from None
+    for name, digest in zip(FILES, recorded):
+        if not (path / name).is_file():
+            raise CheckpointError(f"Checkpoint {path} is damaged: {name} is missing.")
+        if _sha256(path / name) != digest:
+            raise CheckpointError(f"Checkpoint {path} is damaged: {name} is not the file that was written "
+                                  f"(truncated or altered; its sha256 differs from the manifest's).")
+
+
+def newest_valid_checkpoint(directory: Path) -> tuple[Path | None, list[str]]:
+    """The newest checkpoint in ``directory`` that passes :func:`verify_checkpoint` (None when there is no
+    checkpoint), and why each newer one failed. Raises CheckpointError when checkpoints exist but none is
+    intact."""
+    damaged: list[str] = []
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            verify_checkpoint(path)
+        except CheckpointError as exc:
+            damaged.append(str(exc))
+            continue
+        return path, damaged
+    if damaged:
+        raise CheckpointError(f"No checkpoint in {directory} is intact: {' '.join(damaged)} Restore them from a "
+                              f"copy, or start over with `ganzoo run --fresh` (which deletes them).")
+    return None, []
+
+
+def _serialized(iteration: int, networks: Mapping[str, nn.Module], ema_networks: Mapping[str, nn.Module],
+                optimizers: Mapping[str, torch.optim.Optimizer],
+                method_state: Mapping[str, Any]) -> Iterator[tuple[str, bytes]]:
+    """Each of :data:`FILES` with its contents, made one at a time (one file's bytes in memory at once)."""
+    yield "networks.safetensors", save(module_tensors(networks))
+    yield "ema.safetensors", save(module_tensors(ema_networks))
     opt_tensors: dict[str, torch.Tensor] = {}
     opt_meta = {name: _split_tensors(opt.state_dict(), f"{name}.", opt_tensors) for name, opt in optimizers.items()}
-    save_file(opt_tensors, str(tmp / "optimizers.safetensors"))
-    state = {
-        "iteration": iteration,
-        "method": dict(method_state),
-        "optimizers": opt_meta,
-        "rng": capture_rng(),
-    }
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    for old in list_checkpoints(directory)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+    yield "optimizers.safetensors", save(opt_tensors)
+    state = {"iteration": iteration, "method": dict(method_state), "optimizers": opt_meta, "rng": capture_rng()}
+    yield "state.json", json.dumps(state, indent=1).encode()
+
+
+def _write_file(path: Path, data: bytes) -> str:
+    """Write ``data`` to the new file ``path`` and flush it to disk; returns its sha256 (hex)."""
+    with path.open("xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fsync_folder(path: Path) -> None:
+    """Flush the entries of the folder ``path`` (new, renamed and deleted names) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(directory: Path, iteration: int, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints up to ``iteration`` (the one just written), each renamed
+    out of the way first."""
+    older = [p for p in list_checkpoints(directory) if checkpoint_iteration(p) < iteration]
+    for old in older[:max(len(older) - keep + 1, 0)]:
+        trash = _set_aside(old)
+        _fault("pruning", iteration)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename the checkpoint folder ``path`` to a temporary name (atomic), so that deleting it can never leave
+    a partly deleted folder under a checkpoint's name. Returns the new path."""
+    trash = path.with_name(f"{_TEMP}old-{path.name}")
+    path.rename(trash)
+    return trash
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fault(point: str, iteration: int) -> None:
+    """SIGKILL this process if $GANZOO_FAULT_INJECT is ``<point>@<iteration>`` (tests/core/test_crash_safety.py)."""
+    if os.environ.get(FAULT_ENV) == f"{point}@{iteration}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def load_checkpoint(path: Path, networks: Mapping[str, nn.Module], ema_networks: Mapping[str, nn.Module],

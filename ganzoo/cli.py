@@ -8,20 +8,22 @@
                                                   edit the labels of images with a trained model
                                                   (RUN_DIR: a run folder or its model/ folder)
 
-Errors the user can fix print one message and exit with code 2; ``ganzoo --debug ...`` also shows the
-traceback.
+Errors the user can fix (a full disk or an unwritable folder among them) print one message and exit with
+code 2; a run stopped by Ctrl-C, SIGTERM or SIGUSR1 saves a checkpoint and exits with code 75 ("stopped,
+resumable"). ``ganzoo --debug ...`` also shows the traceback.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__, registry
-from .errors import GanzooError
+from .errors import GanzooError, OutputError
 
 _state = {"debug": False}
 _err = Console(stderr=True)
@@ -106,6 +108,14 @@ def list_(kind: str | None, name: str | None) -> None:
     Console().print(table)
 
 
+def _exit_with(error: GanzooError) -> NoReturn:
+    """Print ``error``'s message alone (with its traceback under --debug) and exit with its code."""
+    if _state["debug"]:
+        raise error
+    _err.print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(error.exit_code)
+
+
 def _print_options(kind: str, name: str) -> None:
     from .schema import describe_fields
 
@@ -122,14 +132,17 @@ def _print_options(kind: str, name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning user errors into one message and exit code 2."""
+    """Entry point: run the CLI, turning user errors (and a file that cannot be written for want of space or
+    permission) into one message and the error's exit code (2; 75 for a run stopped on request)."""
     try:
         cli.main(args=argv, prog_name="ganzoo", standalone_mode=False)
     except GanzooError as exc:
-        if _state["debug"]:
+        _exit_with(exc)
+    except OSError as exc:
+        error = OutputError.from_os_error(exc)
+        if error is None:
             raise
-        _err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _exit_with(error)
     except click.exceptions.Abort:
         _err.print("Aborted.")
         sys.exit(130)

@@ -64,6 +64,8 @@ class TrainConfig:
     log_every: int = option(10, "Print a plain log line every N iterations.", min=1)
     sample_every: int = option(5000, "Write sample grids every N iterations (and at the end).", min=1)
     save_every: int = option(10000, "Write a checkpoint every N iterations (and at the end).", min=1)
+    save_every_minutes: float = option(0.0, "Also write a checkpoint when this many minutes have passed since the "
+                                             "last one (0: off), by the main process's clock.", min=0.0)
     keep_checkpoints: int = option(3, "How many of the newest checkpoints to keep.", min=1)
     log_with: Literal["none", "tensorboard", "wandb", "comet_ml", "aim", "mlflow", "clearml", "dvclive",
                       "trackio", "swanlab"] = option("none", "Experiment tracker (through Accelerate).")

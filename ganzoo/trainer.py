@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from .checkpoint import checkpoint_iteration, list_checkpoints
+from .checkpoint import checkpoint_iteration, checkpoint_name, list_checkpoints, newest_valid_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
-from .errors import CheckpointError, GanzooError
+from .errors import CheckpointError, GanzooError, RunInterrupted
 from .images import save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
 from .pretrained import ModelConfig, save_model
@@ -48,6 +48,8 @@ TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "comet_ml": "
                    "mlflow": "mlflow", "clearml": "clearml", "dvclive": "dvclive", "trackio": "trackio",
                    "swanlab": "swanlab"}
 SAMPLE_COUNT = 8
+# Signals that stop a run after saving a checkpoint (SIGUSR1: what Slurm's --signal sends ahead of a time limit).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
 
 @dataclass
@@ -67,7 +69,8 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
 
     ``fresh`` deletes the run's checkpoints first; ``record_losses`` keeps every iteration's loss terms in the
     summary. Raises GanzooError for what the user can fix (a bad dataset, a missing tracker package, a
-    checkpoint of another model: all before any file is written) and when interrupted (after saving).
+    checkpoint of another model: all before any file is written; a full disk), and RunInterrupted when stopped
+    by Ctrl-C, SIGTERM or SIGUSR1 (after saving a checkpoint).
     """
     console = console or Console(stderr=True)
     cfg = recipe.train
@@ -91,7 +94,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     if fresh and main:
         _remove_checkpoints(checkpoints_dir, console)
     accelerator.wait_for_everyone()
-    resumed_from = _resume(state, checkpoints_dir, accelerator)
+    resumed_from = _resume(state, checkpoints_dir, accelerator, console)
     start = state.iteration
     if start >= cfg.total_iters:
         if main:
@@ -113,15 +116,17 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
 
     # Train: every batch, random draw and schedule is a function of (seed, iteration), so a resumed run
     # continues exactly as an uninterrupted one.
-    loader = build_train_loader(dataset, batch_size=cfg.batch_size, seed=cfg.seed, start_iter=start,
-                                rank=accelerator.process_index, world_size=accelerator.num_processes,
-                                num_workers=recipe.data.num_workers)
     samples = to_device(fixed_batch(sample_source, SAMPLE_COUNT, cfg.seed), accelerator.device, cfg)
     hooks = PhaseHooks.from_accelerator(accelerator)
     summary = RunSummary(output_dir, start, start, state.method)
 
-    with _TrainingLog(console, accelerator, cfg, output_dir / "train.log", start) as log, \
-            _StopRequest(console) as stop:
+    with _StopRequest(console) as stop, \
+            _TrainingLog(console, accelerator, cfg, output_dir / "train.log", start) as log:
+        # Built once the stop signals are handled: its data-loading workers inherit the handler.
+        loader = build_train_loader(dataset, batch_size=cfg.batch_size, seed=cfg.seed, start_iter=start,
+                                    rank=accelerator.process_index, world_size=accelerator.num_processes,
+                                    num_workers=recipe.data.num_workers)
+        clock = _SaveClock(cfg.save_every_minutes, accelerator)
         for iteration in range(start, cfg.total_iters):
             batch = to_device(next(loader), accelerator.device, cfg)
             terms = run_iteration(state, batch, step_context(accelerator, cfg, iteration), hooks)
@@ -131,14 +136,16 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
             log.add(terms, done)
             if main and _due(done, cfg.sample_every, cfg.total_iters):
                 _write_samples(accelerator, state, samples, step_context(accelerator, cfg, done), samples_dir)
-            saved = _due(done, cfg.save_every, cfg.total_iters)
+            saved = _due(done, cfg.save_every, cfg.total_iters) or clock.due()
             if saved:
                 _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
-            if stop.agreed(accelerator.num_processes, accelerator.device):
+                clock.restart()
+            if done < cfg.total_iters and stop.agreed(accelerator):
                 if not saved:
                     _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
-                raise GanzooError(f"Interrupted after iteration {done}; a checkpoint was saved. "
-                                  f"Run the same command again to resume.")
+                raise RunInterrupted(f"Interrupted by {stop.signal_name or 'another process'} after iteration "
+                                     f"{done}; saved checkpoint {checkpoints_dir / checkpoint_name(done)}. Run the "
+                                     f"same command again to resume from it.")
 
     # Export the model folder (RUN/model/): the inference networks, as EMA copies where they exist.
     if main:
@@ -176,23 +183,25 @@ def _remove_checkpoints(checkpoints_dir: Path, console: Console) -> None:
         console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
 
 
-def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator) -> Path | None:
-    """Restore ``state`` from the newest checkpoint in ``checkpoints_dir``; returns that checkpoint, or None
-    when there is none (a new run)."""
-    existing = list_checkpoints(checkpoints_dir)
-    _check_same_checkpoint(accelerator, existing)
-    if not existing:
-        return None
-    state.restore(existing[-1])
-    return existing[-1]
+def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator, console: Console) -> Path | None:
+    """Restore ``state`` from the newest intact checkpoint in ``checkpoints_dir``, warning about each newer
+    damaged one; returns that checkpoint, or None when there is none (a new run)."""
+    checkpoint, damaged = newest_valid_checkpoint(checkpoints_dir)
+    if accelerator.is_main_process:
+        for problem in damaged:
+            console.print(f"Warning: {problem} Skipping it.", highlight=False, soft_wrap=True)
+    _check_same_checkpoint(accelerator, checkpoint)
+    if checkpoint is not None:
+        state.restore(checkpoint)
+    return checkpoint
 
 
-def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> None:
+def _check_same_checkpoint(accelerator: Accelerator, checkpoint: Path | None) -> None:
     """Stop if the processes would resume from different checkpoints (a run folder on storage that only
     some machines see): they would train from different weights and never agree again."""
     if accelerator.num_processes == 1:
         return
-    found = torch.tensor([checkpoint_iteration(existing[-1]) if existing else -1], device=accelerator.device)
+    found = torch.tensor([checkpoint_iteration(checkpoint) if checkpoint else -1], device=accelerator.device)
     per_process = accelerator.gather(found).tolist()
     if len(set(per_process)) > 1:
         seen = ", ".join(f"process {rank}: {'none' if it < 0 else f'iteration {it}'}"
@@ -267,36 +276,68 @@ class _TrainingLog:
 
 
 class _StopRequest:
-    """Turns the first Ctrl-C into a request to stop at the end of the current iteration, so the checkpoint
-    written then is consistent; a second Ctrl-C stops at once, without saving."""
+    """Turns the first SIGINT (Ctrl-C), SIGTERM or SIGUSR1 into a request to stop at the end of the current
+    iteration, so the checkpoint written then is consistent; a second one stops at once, without saving
+    (SIGINT raises KeyboardInterrupt, the others take their default action)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.requested = False
-        self._previous: Any = None
+        self.signal_name: str | None = None  # of the first signal, once one came
+        self._previous: dict[int, Any] = {}
+        self._pid = os.getpid()
 
     def __enter__(self) -> "_StopRequest":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.console.print("Stopping after this iteration to save a checkpoint (Ctrl-C again to stop at once).")
+        if os.getpid() != self._pid:  # a data-loading worker forked from this process: the trainer decides
+            return
+        if self.signal_name is not None:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        self.signal_name = signal.Signals(signum).name
+        self.console.print(f"{self.signal_name}: stopping after this iteration to save a checkpoint (send it "
+                           f"again to stop at once).", highlight=False, soft_wrap=True)
 
-    def agreed(self, world_size: int, device: torch.device) -> bool:
+    def agreed(self, accelerator: Accelerator) -> bool:
         """Whether any process was asked to stop (all processes then stop at the same iteration)."""
-        if world_size == 1:
-            return self.requested
-        flag = torch.tensor(float(self.requested), device=device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+        return _any_process(self.signal_name is not None, accelerator)
+
+
+class _SaveClock:
+    """``train.save_every_minutes``: whether that long has passed since the last checkpoint, by the main
+    process's clock, so that every process decides alike (0 minutes: never, at no cost)."""
+
+    def __init__(self, minutes: float, accelerator: Accelerator) -> None:
+        self.seconds, self.accelerator = minutes * 60, accelerator
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        if not self.seconds:
+            return False
+        return _any_process(self.accelerator.is_main_process and time.monotonic() - self.last >= self.seconds,
+                            self.accelerator)
+
+    def restart(self) -> None:
+        """A checkpoint was just written."""
+        self.last = time.monotonic()
+
+
+def _any_process(flag: bool, accelerator: Accelerator) -> bool:
+    """Whether ``flag`` is true on any process (one all-reduce when there are several)."""
+    if accelerator.num_processes == 1:
+        return flag
+    value = torch.tensor(float(flag), device=accelerator.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 class _LossMeter:

@@ -1,16 +1,23 @@
-"""Checkpoints: safetensors + JSON round trip, atomic writes, pruning, clear errors."""
+"""Checkpoints: safetensors + JSON round trip, atomic writes, checksums, pruning, clear errors."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
 import random
+import re
+import stat
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from ganzoo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, weight_mismatch
-from ganzoo.errors import CheckpointError
+from ganzoo.checkpoint import (list_checkpoints, load_checkpoint, newest_valid_checkpoint, save_checkpoint,
+                               verify_checkpoint, weight_mismatch)
+from ganzoo.errors import CheckpointError, OutputError
 
 
 def make(seed: int = 0):
@@ -51,22 +58,145 @@ def test_round_trip_restores_weights_optimizer_and_rng(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_files_are_safetensors_and_json_only(tmp_path):
+def test_files_are_safetensors_and_json_with_a_sha256_of_each(tmp_path):
     net, opt = make()
     step(net, opt)
     path = save_checkpoint(tmp_path, 7, {"g": net}, {"g": net}, {"g": opt}, {})
-    assert sorted(p.name for p in path.iterdir()) == ["ema.safetensors", "networks.safetensors",
-                                                       "optimizers.safetensors", "state.json"]
+    files = ["ema.safetensors", "networks.safetensors", "optimizers.safetensors", "state.json"]
+    assert sorted(p.name for p in path.iterdir()) == sorted([*files, "manifest.json"])
     assert json.loads((path / "state.json").read_text())["iteration"] == 7
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["sha256"] == {name: hashlib.sha256((path / name).read_bytes()).hexdigest() for name in files}
 
 
-def test_keeps_only_the_newest_and_ignores_partial_writes(tmp_path):
+def test_keeps_only_the_newest_and_ignores_interrupted_writes(tmp_path):
     net, opt = make()
-    for it in (10, 20, 30, 40):
+    for it in (10, 20, 30):
         save_checkpoint(tmp_path, it, {"g": net}, {}, {"g": opt}, {}, keep=2)
-    (tmp_path / ".tmp-iter_0000050").mkdir()  # an interrupted write
-    (tmp_path / "iter_0000060").mkdir()  # no state.json: incomplete
-    assert [p.name for p in list_checkpoints(tmp_path)] == ["iter_0000030", "iter_0000040"]
+    (tmp_path / ".tmp-iter_0000050").mkdir()  # a write killed before its rename
+    (tmp_path / ".tmp-old-iter_0000010").mkdir()  # a deletion killed after its rename
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["iter_0000020", "iter_0000030"]
+    save_checkpoint(tmp_path, 40, {"g": net}, {}, {"g": opt}, {}, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iter_0000030", "iter_0000040"]
+
+
+def test_files_and_folders_reach_the_disk_before_the_rename_and_the_rename_after(tmp_path, monkeypatch):
+    """What makes a checkpoint survive a power loss: each file and the temporary folder are fsynced before
+    the rename that makes them a checkpoint, and the parent folder (which holds the new name) after it."""
+    events: list[tuple[str, object]] = []
+    real_fsync, real_rename = os.fsync, Path.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def rename(self: Path, target):
+        events.append(("rename", self.name))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "rename", rename)
+    net, opt = make()
+    path = save_checkpoint(tmp_path, 3, {"g": net}, {"g": net}, {"g": opt}, {})
+    done = events.index(("rename", ".tmp-iter_0000003"))
+    synced_before = {ino for kind, ino in events[:done] if kind == "fsync"}
+    assert {p.stat().st_ino for p in [path, *path.iterdir()]} <= synced_before
+    assert ("fsync", tmp_path.stat().st_ino) in events[done:]
+
+
+def damage(path, how: str) -> str:
+    """Damage one file of the checkpoint folder ``path`` the way ``how`` says; returns the file's name."""
+    target = {"truncated": "networks.safetensors", "altered": "ema.safetensors", "missing": "optimizers.safetensors",
+              "no manifest": "manifest.json", "altered state": "state.json"}[how]
+    data = (path / target).read_bytes()
+    if how == "truncated":
+        (path / target).write_bytes(data[: len(data) // 2])
+    elif how in ("altered", "altered state"):
+        (path / target).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    else:
+        (path / target).unlink()
+    return target
+
+
+@pytest.mark.parametrize("how", ["truncated", "altered", "missing", "no manifest", "altered state"])
+def test_a_damaged_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp_path, how):
+    net, opt = make()
+    save_checkpoint(tmp_path, 2, {"g": net}, {"g": net}, {"g": opt}, {}, keep=3)
+    newest = save_checkpoint(tmp_path, 4, {"g": net}, {"g": net}, {"g": opt}, {}, keep=3)
+    verify_checkpoint(newest)
+    name = damage(newest, how)
+    with pytest.raises(CheckpointError, match=f"{newest}.*{name}"):
+        verify_checkpoint(newest)
+    found, skipped = newest_valid_checkpoint(tmp_path)
+    assert found == tmp_path / "iter_0000002"
+    assert len(skipped) == 1 and str(newest) in skipped[0] and name in skipped[0]
+
+
+def test_no_intact_checkpoint_is_a_clear_error(tmp_path):
+    assert newest_valid_checkpoint(tmp_path / "none") == (None, [])
+    net, opt = make()
+    for it in (2, 4):
+        damage(save_checkpoint(tmp_path, it, {"g": net}, {}, {"g": opt}, {}), "truncated")
+    with pytest.raises(CheckpointError, match=r"No checkpoint in .* is intact: .*iter_0000004.*iter_0000002.*--fresh"):
+        newest_valid_checkpoint(tmp_path)
+
+
+def test_pruning_never_deletes_the_newest_intact_checkpoint(tmp_path):
+    """A run resumed from iteration 2 because 4 was damaged saves 3 with keep=1: 3 is the newest intact one, so
+    the damaged 4 (newer) must not count as one of the kept."""
+    net, opt = make()
+    save_checkpoint(tmp_path, 2, {"g": net}, {}, {"g": opt}, {}, keep=2)
+    damage(save_checkpoint(tmp_path, 4, {"g": net}, {}, {"g": opt}, {}, keep=2), "altered")
+    save_checkpoint(tmp_path, 3, {"g": net}, {}, {"g": opt}, {}, keep=1)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["iter_0000003", "iter_0000004"]
+    assert newest_valid_checkpoint(tmp_path)[0] == tmp_path / "iter_0000003"
+    save_checkpoint(tmp_path, 4, {"g": net}, {}, {"g": opt}, {}, keep=1)  # the run reaches 4 again: replaced
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["iter_0000004"]
+    verify_checkpoint(tmp_path / "iter_0000004")
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("code, fix", [(errno.ENOSPC, "Free space on that disk"),
+                                       (errno.EACCES, "Make the folder writable")])
+def test_a_full_disk_or_unwritable_folder_is_a_clear_error_that_changes_nothing(tmp_path, monkeypatch, code, fix):
+    """The disk fills up (or permission is refused) while the second file of a checkpoint is written."""
+    net, opt = make()
+    save_checkpoint(tmp_path, 2, {"g": net}, {"g": net}, {"g": opt}, {}, keep=1)
+    before = snapshot(tmp_path)
+    real_fsync, files = os.fsync, []
+
+    def failing_fsync(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            files.append(fd)
+            if len(files) == 2:
+                raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    step(net, opt)
+    message = re.escape(f"Cannot write into {tmp_path}: {os.strerror(code)}. {fix}")
+    with pytest.raises(OutputError, match=message) as caught:
+        save_checkpoint(tmp_path, 4, {"g": net}, {"g": net}, {"g": opt}, {}, keep=1)
+    assert caught.value.exit_code == 2 and len(files) == 2
+    assert snapshot(tmp_path) == before  # the previous checkpoint kept, no partial one left
+    verify_checkpoint(tmp_path / "iter_0000002")
+
+
+def test_a_read_only_checkpoints_folder_is_a_clear_error(tmp_path):
+    net, opt = make()
+    save_checkpoint(tmp_path, 2, {"g": net}, {}, {"g": opt}, {})
+    tmp_path.chmod(0o555)
+    try:
+        if os.access(tmp_path, os.W_OK):
+            pytest.skip("running as root: permissions do not bite (the EACCES case above simulates it)")
+        with pytest.raises(OutputError, match=re.escape(f"Cannot write into {tmp_path}: Permission denied")):
+            save_checkpoint(tmp_path, 4, {"g": net}, {}, {"g": opt}, {})
+    finally:
+        tmp_path.chmod(0o755)
+    verify_checkpoint(tmp_path / "iter_0000002")
 
 
 def test_mismatched_model_gives_clear_error(tmp_path):
