@@ -119,9 +119,15 @@ def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.M
     return final
 
 
-def verify_checkpoint(path: Path) -> None:
+def verify_checkpoint(path: Path) -> bool:
     """Check each file of the checkpoint folder ``path`` against the sha256 its manifest recorded. Raises
-    CheckpointError naming the checkpoint and the first file that is missing, truncated or altered."""
+    CheckpointError naming the checkpoint and the first file that is missing, truncated or altered.
+
+    Returns True when verified; False for a checkpoint written before ganzoo recorded checksums (every file
+    there but no manifest): it was renamed into place complete, but nothing can tell whether it still is.
+    """
+    if not (path / MANIFEST).exists() and all((path / name).is_file() for name in FILES):
+        return False
     try:
         digests = json.loads((path / MANIFEST).read_text())["sha256"]
         recorded = [digests[name] for name in FILES]
@@ -134,19 +140,23 @@ def verify_checkpoint(path: Path) -> None:
         if _sha256(path / name) != digest:
             raise CheckpointError(f"Checkpoint {path} is damaged: {name} is not the file that was written "
                                   f"(truncated or altered; its sha256 differs from the manifest's).")
+    return True
 
 
 def newest_valid_checkpoint(directory: Path) -> tuple[Path | None, list[str]]:
     """The newest checkpoint in ``directory`` that passes :func:`verify_checkpoint` (None when there is no
-    checkpoint), and why each newer one failed. Raises CheckpointError when checkpoints exist but none is
-    intact."""
+    checkpoint), and a warning for each newer one that failed (and for the one returned, if it predates
+    checksums). Raises CheckpointError when checkpoints exist but none is intact."""
     damaged: list[str] = []
     for path in reversed(list_checkpoints(directory)):
         try:
-            verify_checkpoint(path)
+            verified = verify_checkpoint(path)
         except CheckpointError as exc:
-            damaged.append(str(exc))
+            damaged.append(f"{exc} Skipping it.")
             continue
+        if not verified:
+            damaged.append(f"Checkpoint {path} was written by a ganzoo without checksums ({MANIFEST}); resuming "
+                           f"from it unverified.")
         return path, damaged
     if damaged:
         raise CheckpointError(f"No checkpoint in {directory} is intact: {' '.join(damaged)} Restore them from a "

@@ -189,7 +189,7 @@ def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator, co
     checkpoint, damaged = newest_valid_checkpoint(checkpoints_dir)
     if accelerator.is_main_process:
         for problem in damaged:
-            console.print(f"Warning: {problem} Skipping it.", highlight=False, soft_wrap=True)
+            console.print(f"Warning: {problem}", highlight=False, soft_wrap=True)
     _check_same_checkpoint(accelerator, checkpoint)
     if checkpoint is not None:
         state.restore(checkpoint)

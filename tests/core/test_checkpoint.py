@@ -118,7 +118,7 @@ def damage(path, how: str) -> str:
     return target
 
 
-@pytest.mark.parametrize("how", ["truncated", "altered", "missing", "no manifest", "altered state"])
+@pytest.mark.parametrize("how", ["truncated", "altered", "missing", "altered state"])
 def test_a_damaged_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp_path, how):
     net, opt = make()
     save_checkpoint(tmp_path, 2, {"g": net}, {"g": net}, {"g": opt}, {}, keep=3)
@@ -130,6 +130,23 @@ def test_a_damaged_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp_p
     found, skipped = newest_valid_checkpoint(tmp_path)
     assert found == tmp_path / "iter_0000002"
     assert len(skipped) == 1 and str(newest) in skipped[0] and name in skipped[0]
+
+
+def test_a_checkpoint_from_before_checksums_still_resumes_with_a_note(tmp_path):
+    """Runs started before checkpoints carried a manifest must not lose their work: the old writer renamed each
+    checkpoint into place complete (state.json then held an unused "extra" entry), so it is resumed, unverified."""
+    net, opt = make()
+    old = save_checkpoint(tmp_path, 2, {"g": net}, {"g": net}, {"g": opt}, {"lambda_ds": 0.5}, keep=3)
+    (old / "manifest.json").unlink()
+    state = json.loads((old / "state.json").read_text())
+    (old / "state.json").write_text(json.dumps({**state, "extra": {"recipe": {}}}))
+    assert verify_checkpoint(old) is False
+    found, notes = newest_valid_checkpoint(tmp_path)
+    assert found == old and len(notes) == 1 and "without checksums" in notes[0] and "unverified" in notes[0]
+    restored, _ = make(seed=1)
+    assert not torch.equal(restored[0].weight, net[0].weight)
+    assert load_checkpoint(old, {"g": restored}, {"g": restored}, {"g": opt}).method == {"lambda_ds": 0.5}
+    assert all(torch.equal(a, b) for a, b in zip(restored.state_dict().values(), net.state_dict().values()))
 
 
 def test_no_intact_checkpoint_is_a_clear_error(tmp_path):
