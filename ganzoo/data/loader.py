@@ -8,6 +8,7 @@ labels for StarGAN v1), and the loader only turns keys into collated batches.
 
 from __future__ import annotations
 
+import signal
 from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 import torch
@@ -40,13 +41,26 @@ def build_train_loader(dataset: TrainDataset, *, batch_size: int, seed: int, sta
                        rank: int = 0, world_size: int = 1, num_workers: int = 0) -> Iterator[dict[str, Tensor]]:
     """Endless iterator of this process's batches for iterations ``start_iter``, ``start_iter + 1``, ...
 
-    Batch ``t`` depends only on (seed, t) and the process's slice, never on ``num_workers``.
+    Batch ``t`` depends only on (seed, t) and the process's slice, never on ``num_workers``; the workers' base
+    seed comes from ``seed`` too, so creating the loader draws nothing from torch's global generator (a resumed
+    run's RNG state matches an uninterrupted run's).
     """
     sampler = dataset.batch_sampler(batch_size=batch_size, seed=seed, start_iter=start_iter, rank=rank,
                                     world_size=world_size)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
-                        persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available())
+                        persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available(),
+                        worker_init_fn=_leave_stop_signals_to_the_trainer,
+                        generator=torch.Generator().manual_seed(seed))
     return iter(loader)
+
+
+def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:
+    """In a data-loading worker: ignore the signals that ask a run to stop (SIGINT, SIGTERM, SIGUSR1). A
+    scheduler signals every process of a job; the trainer saves and then ends its workers, which must not die
+    first (PyTorch's workers exit on a SIGTERM, and the trainer would then stop without its checkpoint)."""
+    for name in ("SIGINT", "SIGTERM", "SIGUSR1"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def fixed_batch(dataset: TrainDataset, n: int, seed: int) -> dict[str, Tensor]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import json
 import os
 import re
 import signal
@@ -36,13 +35,9 @@ def overrides(root: Path, name: str) -> list[str]:
 
 
 def digests(run: Path) -> dict[str, str]:
-    """sha256 of each file of the final checkpoint and of the model folder; of ``state.json`` without its RNG
-    states, which no training draw uses and which a resumed run leaves elsewhere (its data loader, built
-    after the restore, draws a base seed from the global torch RNG)."""
+    """sha256 of each file of the final checkpoint (RNG states included) and of the model folder."""
     contents = {str(p.relative_to(run)): p.read_bytes() for p in sorted(
         [*(run / "checkpoints" / "iter_0000006").iterdir(), *(run / "model").iterdir()]) if p.name != "manifest.json"}
-    state = json.loads(contents["checkpoints/iter_0000006/state.json"])
-    contents["checkpoints/iter_0000006/state.json"] = json.dumps({**state, "rng": None}).encode()
     return {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
 
 

@@ -79,10 +79,11 @@ def test_sigterm_and_sigusr1_save_a_checkpoint_of_the_iteration_they_stopped_and
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signame", ["SIGINT", "SIGUSR1"])
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGUSR1"])
 def test_a_signal_to_the_whole_process_group_with_data_loading_workers(tmp_path, signame):
-    """A terminal (Ctrl-C) and Slurm's --signal=USR1@... signal every process of the job: the data-loading
-    workers, forked from the trainer with its handler, leave the decision to it; it saves and exits 75."""
+    """A terminal (Ctrl-C), a Slurm time limit or scancel (SIGTERM to every process of the job) and Slurm's
+    --signal=USR1@...: the data-loading workers ignore these signals and leave the decision to the trainer,
+    which saves and exits 75."""
     proc = ganzoo_run(tmp_path, *ENDLESS, "data.num_workers=2", start_new_session=True)
     wait_for(proc, "iter 3/")
     os.killpg(proc.pid, getattr(signal, signame))
