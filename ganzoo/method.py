@@ -3,7 +3,9 @@
 A :class:`TrainingMethod` owns its networks, optimizers and losses, and describes one training
 iteration as a list of :class:`Phase` objects: which loss to compute and which networks' optimizers
 step after it. The trainer runs the phases (autocast, backward, gradient sync across processes,
-optimizer steps) without knowing what the networks are.
+optimizer steps) without knowing what the networks are. A method also says which recipe keys set its
+optimizers' hyper-parameters (:class:`OptimizerSetting`), so that a resumed run trains with the recipe's
+values rather than the checkpoint's.
 
 Running a phase freezes every network the phase does not step (``requires_grad_(False)`` on its
 parameters): gradients still flow *through* those networks to their inputs, but no parameter
@@ -24,6 +26,20 @@ from .seeding import mix_seed, process_slice
 
 Batch = Mapping[str, Tensor]
 LossFn = Callable[[Batch, "StepContext"], "tuple[Tensor, dict[str, Tensor]]"]
+
+
+@dataclass(frozen=True)
+class OptimizerSetting:
+    """One hyper-parameter of an optimizer's param groups and the recipe keys it comes from.
+
+    ``name`` is the param-group key (``lr``, ``betas``, ``weight_decay``), ``value`` what every param group of the
+    optimizer holds while the recipe is in force (a learning rate with its schedule's factor applied), ``keys``
+    the recipe keys that set it (``("method.beta1", "method.beta2")`` for Adam's betas).
+    """
+
+    name: str
+    value: Any
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,13 @@ class TrainingMethod(ABC):
     @abstractmethod
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimizer per trained network, keyed by network name."""
+
+    def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
+        """The recipe's hyper-parameters of each optimizer (keyed like :meth:`make_optimizers`), as they are in
+        force now (after :meth:`load_state_dict` and :meth:`end_iteration`). A resumed run writes them into the
+        optimizers' param groups after loading their state, and reports each value that changes. The default,
+        no settings, keeps the checkpoint's values."""
+        return {}
 
     @abstractmethod
     def phases(self) -> list[Phase]:

@@ -3,9 +3,10 @@
 :func:`build_run_state` builds the recipe's training method from ``train.seed`` (checked against the
 training dataset when there is one), puts its networks on the device in the recipe's memory format and
 makes their optimizers and EMA copies: a :class:`RunState`, which also holds the method's phases and the
-number of iterations done, and saves itself into a checkpoint or restores itself from one.
-:func:`run_iteration` is one training iteration, the same for ``ganzoo run`` (the trainer) and
-``ganzoo bench``; :class:`PhaseHooks` carry what Accelerate changes about running a phase.
+number of iterations done, and saves itself into a checkpoint or restores itself from one (applying the
+recipe's optimizer settings over the checkpoint's). :func:`run_iteration` is one training iteration, the same
+for ``ganzoo run`` (the trainer) and ``ganzoo bench``; :class:`PhaseHooks` carry what Accelerate changes about
+running a phase.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .build import create
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import EMA
 from .errors import GanzooError
-from .method import Batch, Phase, StepContext, TrainingMethod, run_phase
+from .method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, run_phase
 from .pretrained import method_from_spec
 from .recipe import Recipe, TrainConfig
 
@@ -82,12 +83,16 @@ class RunState:
         return save_checkpoint(directory, self.iteration, self.networks, self.ema.networks, self.optimizers,
                                self.method.state_dict(), keep=keep)
 
-    def restore(self, checkpoint: Path) -> None:
+    def restore(self, checkpoint: Path) -> list[str]:
         """Load networks, EMA copies, optimizers, method state, RNG states and the iteration from ``checkpoint``
-        (CheckpointError if it is unreadable or written for another model)."""
+        (CheckpointError if it is unreadable or written for another model), then put the recipe's optimizer
+        settings (:meth:`TrainingMethod.optimizer_settings`) into the optimizers. Returns one line per setting that
+        changed, e.g. ``method.lr 0.0001 -> 0.0005 from the recipe``."""
         saved = load_checkpoint(checkpoint, self.networks, self.ema.networks, self.optimizers)
+        loaded = {name: [dict(group) for group in opt.param_groups] for name, opt in self.optimizers.items()}
         self.method.load_state_dict(saved.method)
         self.iteration = saved.iteration
+        return _apply_optimizer_settings(self.optimizers, self.method.optimizer_settings(), loaded)
 
 
 def build_run_state(recipe: Recipe, device: torch.device) -> RunState:
@@ -98,6 +103,30 @@ def build_run_state(recipe: Recipe, device: torch.device) -> RunState:
     optimizers = method.make_optimizers()
     ema = EMA({name: networks[name] for name in method.ema_networks}, beta=recipe.train.ema_beta)
     return RunState(method, networks, optimizers, ema, method.phases())
+
+
+def _apply_optimizer_settings(optimizers: Mapping[str, torch.optim.Optimizer],
+                              settings: Mapping[str, Sequence[OptimizerSetting]],
+                              loaded: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """Write each setting's value into every param group of its optimizer. ``loaded`` holds the param groups as
+    the checkpoint had them; returns one line per recipe value that differs from them (once per keys and values,
+    however many optimizers share it)."""
+    changes: dict[str, None] = {}
+    for opt_name, opt_settings in settings.items():
+        for setting in opt_settings:
+            for group, before in zip(optimizers[opt_name].param_groups, loaded[opt_name]):
+                old = tuple(before[setting.name]) if isinstance(before[setting.name], list) else before[setting.name]
+                if old != setting.value:
+                    changes[f"{', '.join(setting.keys)} {_show(old)} -> {_show(setting.value)} from the recipe"] = None
+                group[setting.name] = setting.value
+    return list(changes)
+
+
+def _show(value: Any) -> str:
+    """A hyper-parameter as people write it: ``0.0001``, ``(0.5, 0.99)``."""
+    if isinstance(value, tuple):
+        return f"({', '.join(_show(v) for v in value)})"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def training_data(method: TrainingMethod, dataset: Any) -> Any:

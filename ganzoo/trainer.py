@@ -91,7 +91,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     if fresh and main:
         _remove_checkpoints(checkpoints_dir, console)
     accelerator.wait_for_everyone()
-    resumed_from = _resume(state, checkpoints_dir, accelerator)
+    resumed_from, changes = _resume(state, checkpoints_dir, accelerator)
     start = state.iteration
     if start >= cfg.total_iters:
         if main:
@@ -103,6 +103,8 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         if resumed_from is not None:
             console.print(f"Resuming from iteration {start} ({resumed_from})")
             _note_recipe_changes(output_dir / RESOLVED_NAME, recipe, console)
+            if changes:
+                console.print(f"Optimizer settings: {'; '.join(changes)}")
         output_dir.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, output_dir / RESOLVED_NAME)
         console.print(f"Training {recipe.method.name} on {accelerator.num_processes} process(es), device "
@@ -176,15 +178,14 @@ def _remove_checkpoints(checkpoints_dir: Path, console: Console) -> None:
         console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
 
 
-def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator) -> Path | None:
-    """Restore ``state`` from the newest checkpoint in ``checkpoints_dir``; returns that checkpoint, or None
-    when there is none (a new run)."""
+def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator) -> tuple[Path | None, list[str]]:
+    """Restore ``state`` from the newest checkpoint in ``checkpoints_dir``; returns that checkpoint (None when there
+    is none: a new run) and the optimizer settings the recipe changed (:meth:`RunState.restore`)."""
     existing = list_checkpoints(checkpoints_dir)
     _check_same_checkpoint(accelerator, existing)
     if not existing:
-        return None
-    state.restore(existing[-1])
-    return existing[-1]
+        return None, []
+    return existing[-1], state.restore(existing[-1])
 
 
 def _check_same_checkpoint(accelerator: Accelerator, existing: list[Path]) -> None:
