@@ -5,7 +5,8 @@ A checkpoint is a folder ``checkpoints/iter_NNNNNNN/`` holding
 - ``networks.safetensors``: the trained networks, keys ``<network>.<parameter>``;
 - ``ema.safetensors``: their moving averages;
 - ``optimizers.safetensors`` + the non-tensor parts of each optimizer state in ``state.json``;
-- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states.
+- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states, the
+  fp16 loss scaler's state (with fp16).
 
 It is written under a temporary name and renamed into place, so a crash never leaves a half-written
 checkpoint; only the newest ``keep`` are kept. :func:`weight_mismatch` is the one report of weights that do
@@ -40,6 +41,7 @@ class TrainingState:
 
     iteration: int
     method: dict[str, Any]
+    grad_scaler: dict[str, Any] | None = None  # torch.amp.GradScaler.state_dict(), when the run had one
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -63,8 +65,10 @@ def checkpoint_iteration(path: Path) -> int:
 
 def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.Module],
                     ema_networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-                    method_state: Mapping[str, Any], keep: int = 3) -> Path:
-    """Write a checkpoint atomically and prune all but the newest ``keep``. Returns its folder."""
+                    method_state: Mapping[str, Any], keep: int = 3,
+                    grad_scaler: Mapping[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically and prune all but the newest ``keep``. Returns its folder. ``grad_scaler`` is
+    the fp16 loss scaler's ``state_dict()`` (JSON numbers), saved when given."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / checkpoint_name(iteration)
     tmp = directory / f".tmp-{final.name}"
@@ -81,6 +85,8 @@ def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.M
         "optimizers": opt_meta,
         "rng": capture_rng(),
     }
+    if grad_scaler is not None:
+        state["grad_scaler"] = dict(grad_scaler)
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     if final.exists():
         shutil.rmtree(final)
@@ -108,7 +114,7 @@ def load_checkpoint(path: Path, networks: Mapping[str, nn.Module], ema_networks:
         opt.load_state_dict(_join_tensors(state["optimizers"][name], opt_tensors))
         _match_parameter_layouts(opt)
     restore_rng(state["rng"])
-    return TrainingState(iteration=state["iteration"], method=state["method"])
+    return TrainingState(iteration=state["iteration"], method=state["method"], grad_scaler=state.get("grad_scaler"))
 
 
 def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:

@@ -3,9 +3,9 @@
 A :class:`TrainingMethod` owns its networks, optimizers and losses, and describes one training
 iteration as a list of :class:`Phase` objects: which loss to compute and which networks' optimizers
 step after it. The trainer runs the phases (autocast, backward, gradient sync across processes,
-optimizer steps) without knowing what the networks are. A method also says which recipe keys set its
-optimizers' hyper-parameters (:class:`OptimizerSetting`), so that a resumed run trains with the recipe's
-values rather than the checkpoint's.
+optimizer steps, fp16 loss scaling) without knowing what the networks are. A method also says which
+recipe keys set its optimizers' hyper-parameters (:class:`OptimizerSetting`), so that a resumed run
+trains with the recipe's values rather than the checkpoint's.
 
 Running a phase freezes every network the phase does not step (``requires_grad_(False)`` on its
 parameters): gradients still flow *through* those networks to their inputs, but no parameter
@@ -15,6 +15,7 @@ gradient is computed for them. That is exactly the official numerics, minus wast
 from __future__ import annotations
 
 import contextlib
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, ContextManager, Iterator, Mapping
@@ -182,10 +183,20 @@ def eval_mode(*nets: nn.Module) -> Iterator[None]:
 def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
               batch: Batch, ctx: StepContext, *,
               autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
-              backward: Callable[[Tensor], None] = Tensor.backward,
               sync_gradients: Callable[[list[Tensor]], None] | None = None,
-              after_backward: Callable[[], None] | None = None) -> dict[str, Tensor]:
-    """Run one phase: freeze the other nets, compute the loss, backward, sync, step. Returns its terms."""
+              after_backward: Callable[[], None] | None = None,
+              scaler: torch.amp.GradScaler | None = None) -> dict[str, Tensor]:
+    """Run one phase: freeze the other nets, compute the loss, backward, sync, step. Returns its loss terms
+    (detached; ``total`` first).
+
+    ``sync_gradients`` averages the stepped networks' gradients across processes; ``after_backward`` is called
+    after it, with the gradients the optimizers will use. With a ``scaler`` (fp16) the phase follows
+    ``torch.amp.GradScaler``'s contract (PyTorch's "Automatic Mixed Precision examples", multiple optimizers):
+    the loss is scaled before backward, each optimizer's gradients are unscaled after the sync, the phase's
+    optimizers step only if every one of those gradients is finite (an overflow at the current scale skips the
+    whole phase's step), and the scale is updated. The loss itself is computed unscaled, so gradients taken
+    inside it (R1's input gradient) are too.
+    """
     stepped = [networks[name] for name in phase.steps]
     for name, net in networks.items():
         net.requires_grad_(name in phase.steps)
@@ -193,12 +204,23 @@ def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mappi
         optimizers[name].zero_grad(set_to_none=True)
     with autocast():
         total, terms = phase.loss(batch, ctx)
-    backward(total)
+    (total if scaler is None else scaler.scale(total)).backward()
+    grads = [p.grad for net in stepped for p in net.parameters() if p.grad is not None]
     if sync_gradients is not None:
-        sync_gradients([p.grad for net in stepped for p in net.parameters() if p.grad is not None])
+        sync_gradients(grads)
+    if scaler is not None:
+        for name in phase.steps:
+            scaler.unscale_(optimizers[name])
     if after_backward is not None:
         after_backward()
-    for name in phase.steps:
-        optimizers[name].step()
+    if scaler is None or _all_finite(grads):
+        for name in phase.steps:
+            optimizers[name].step()
+    if scaler is not None:
+        scaler.update()
     return {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
 
+
+def _all_finite(tensors: list[Tensor]) -> bool:
+    """Whether no element of ``tensors`` is NaN or infinite (one device sync)."""
+    return bool(torch.isfinite(torch.nn.utils.get_total_norm(tensors, norm_type=math.inf)))

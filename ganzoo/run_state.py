@@ -2,11 +2,11 @@
 
 :func:`build_run_state` builds the recipe's training method from ``train.seed`` (checked against the
 training dataset when there is one), puts its networks on the device in the recipe's memory format and
-makes their optimizers and EMA copies: a :class:`RunState`, which also holds the method's phases and the
-number of iterations done, and saves itself into a checkpoint or restores itself from one (applying the
-recipe's optimizer settings over the checkpoint's). :func:`run_iteration` is one training iteration, the same
-for ``ganzoo run`` (the trainer) and ``ganzoo bench``; :class:`PhaseHooks` carry what Accelerate changes about
-running a phase.
+makes their optimizers and EMA copies: a :class:`RunState`, which also holds the method's phases, the fp16
+loss scaler and the number of iterations done, and saves itself into a checkpoint or restores itself from one
+(applying the recipe's optimizer settings over the checkpoint's). :func:`run_iteration` is one training
+iteration, the same for ``ganzoo run`` (the trainer) and ``ganzoo bench``; :class:`PhaseHooks` carry what
+Accelerate changes about running a phase.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from .build import create
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import EMA
-from .errors import GanzooError
+from .errors import GanzooError, RecipeError
 from .method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, run_phase
 from .pretrained import method_from_spec
 from .recipe import Recipe, TrainConfig
@@ -58,7 +58,8 @@ class RunState:
     ``networks`` are the method's networks on the training device, ``optimizers`` one per trained network
     (keyed like ``networks``), ``ema`` the moving-average copies of ``method.ema_networks``, ``phases`` the
     method's phases of one iteration (each says in which iterations it runs), ``iteration`` the number of
-    iterations done (advanced by :func:`run_iteration`, set by :meth:`restore`).
+    iterations done (advanced by :func:`run_iteration`, set by :meth:`restore`), ``scaler`` the fp16 loss scaler
+    (Accelerate's ``accelerator.scaler``; None without fp16).
     """
 
     method: TrainingMethod
@@ -67,6 +68,7 @@ class RunState:
     ema: EMA
     phases: list[Phase]
     iteration: int = 0
+    scaler: torch.amp.GradScaler | None = None
 
     def inference_networks(self) -> dict[str, nn.Module]:
         """Every network, as its EMA copy where it has one: what sample grids use."""
@@ -81,28 +83,36 @@ class RunState:
         """Write the checkpoint of iteration :attr:`iteration` into ``directory``, keeping the newest ``keep``
         checkpoints. Returns its folder."""
         return save_checkpoint(directory, self.iteration, self.networks, self.ema.networks, self.optimizers,
-                               self.method.state_dict(), keep=keep)
+                               self.method.state_dict(), keep=keep,
+                               grad_scaler=None if self.scaler is None else self.scaler.state_dict())
 
     def restore(self, checkpoint: Path) -> list[str]:
-        """Load networks, EMA copies, optimizers, method state, RNG states and the iteration from ``checkpoint``
-        (CheckpointError if it is unreadable or written for another model), then put the recipe's optimizer
-        settings (:meth:`TrainingMethod.optimizer_settings`) into the optimizers. Returns one line per setting that
-        changed, e.g. ``method.lr 0.0001 -> 0.0005 from the recipe``."""
+        """Load networks, EMA copies, optimizers, the loss scaler, method state, RNG states and the iteration from
+        ``checkpoint`` (CheckpointError if it is unreadable or written for another model), then put the recipe's
+        optimizer settings (:meth:`TrainingMethod.optimizer_settings`) into the optimizers. Returns one line per
+        setting that changed, e.g. ``method.lr 0.0001 -> 0.0005 from the recipe``."""
         saved = load_checkpoint(checkpoint, self.networks, self.ema.networks, self.optimizers)
         loaded = {name: [dict(group) for group in opt.param_groups] for name, opt in self.optimizers.items()}
         self.method.load_state_dict(saved.method)
+        if self.scaler is not None and saved.grad_scaler is not None:
+            self.scaler.load_state_dict(saved.grad_scaler)
         self.iteration = saved.iteration
         return _apply_optimizer_settings(self.optimizers, self.method.optimizer_settings(), loaded)
 
+    def phase(self, name: str) -> Phase:
+        """The phase called ``name``."""
+        return next(phase for phase in self.phases if phase.name == name)
 
-def build_run_state(recipe: Recipe, device: torch.device) -> RunState:
+
+def build_run_state(recipe: Recipe, device: torch.device, scaler: torch.amp.GradScaler | None = None) -> RunState:
     """The recipe's method initialised from ``train.seed``, its networks on ``device`` (in the recipe's memory
-    format), their optimizers and EMA copies, at iteration 0."""
+    format), their optimizers and EMA copies, at iteration 0, with the fp16 loss ``scaler`` (Accelerate's, or
+    None)."""
     method = seeded_method(recipe)
     networks = method.networks.to(device, memory_format=memory_format(recipe.train))
     optimizers = method.make_optimizers()
     ema = EMA({name: networks[name] for name in method.ema_networks}, beta=recipe.train.ema_beta)
-    return RunState(method, networks, optimizers, ema, method.phases())
+    return RunState(method, networks, optimizers, ema, method.phases(), scaler=scaler)
 
 
 def _apply_optimizer_settings(optimizers: Mapping[str, torch.optim.Optimizer],
@@ -150,34 +160,47 @@ def check_batch_keys(method: TrainingMethod, dataset: Any) -> None:
 @dataclass(frozen=True)
 class PhaseHooks:
     """How phases run on this machine, as :func:`ganzoo.method.run_phase` takes it: the autocast context, the
-    backward pass, the gradient averaging across processes (None: one process) and a call after each backward
-    (None: nothing)."""
+    gradient averaging across processes (None: one process) and a call after each backward (None: nothing)."""
 
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext
-    backward: Callable[[Tensor], None] = Tensor.backward
     sync_gradients: Callable[[list[Tensor]], None] | None = None
     after_backward: Callable[[], None] | None = None
 
     @classmethod
     def from_accelerator(cls, accelerator: Accelerator) -> PhaseHooks:
-        """Accelerate's autocast and backward, and gradients averaged over its processes."""
-        return cls(autocast=accelerator.autocast, backward=accelerator.backward,
-                   sync_gradients=_gradient_sync(accelerator.num_processes))
+        """Accelerate's autocast and gradients averaged over its processes. The loss scaling Accelerate's
+        ``backward`` would do is the run state's (:attr:`RunState.scaler`), done by ``run_phase``."""
+        return cls(autocast=accelerator.autocast, sync_gradients=_gradient_sync(accelerator.num_processes))
+
+
+def check_mixed_precision(accelerator: Accelerator, cfg: TrainConfig) -> None:
+    """RecipeError when ``train.mixed_precision=fp16`` would not run: the accelerator's device has no fp16
+    autocast (Accelerate leaves the CPU in float32). Called right after the Accelerator is made, before any work."""
+    if cfg.mixed_precision == "fp16" and not accelerator.native_amp:
+        raise RecipeError(f"train.mixed_precision=fp16 needs a CUDA (or XPU/MPS) device; on this "
+                          f"{accelerator.device.type} device it would silently train in float32. Use "
+                          f"train.mixed_precision=bf16 on the CPU (or no).")
+
+
+def autocast_dtype(hooks: PhaseHooks, device: torch.device) -> torch.dtype:
+    """The dtype the phases compute in on ``device``: autocast's inside ``hooks.autocast()``, else float32."""
+    with hooks.autocast():
+        return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else torch.float32
 
 
 def run_iteration(state: RunState, batch: Batch, ctx: StepContext, hooks: PhaseHooks = PhaseHooks(), *,
                   phases: Sequence[Phase] | None = None) -> dict[str, Tensor]:
     """One training iteration: ``phases`` in order (by default the state's phases that run at ``ctx.iteration``),
-    each through :func:`ganzoo.method.run_phase` with ``hooks``, then the method's end-of-iteration update and
-    the EMA step; ``state.iteration`` becomes ``ctx.iteration + 1``. Returns every phase's loss terms (detached
-    scalar tensors) keyed ``phase/term``."""
+    each through :func:`ganzoo.method.run_phase` with ``hooks`` and the state's loss scaler, then the method's
+    end-of-iteration update and the EMA step; ``state.iteration`` becomes ``ctx.iteration + 1``. Returns every
+    phase's loss terms (detached scalar tensors) keyed ``phase/term``."""
     if phases is None:
         phases = [phase for phase in state.phases if phase.runs_at(ctx.iteration)]
     terms: dict[str, Tensor] = {}
     for phase in phases:
         out = run_phase(phase, state.networks, state.optimizers, batch, ctx, autocast=hooks.autocast,
-                        backward=hooks.backward, sync_gradients=hooks.sync_gradients,
-                        after_backward=hooks.after_backward)
+                        sync_gradients=hooks.sync_gradients, after_backward=hooks.after_backward,
+                        scaler=state.scaler)
         terms.update({f"{phase.name}/{k}": v for k, v in out.items()})
     state.method.end_iteration(ctx.iteration)
     state.ema.update()

@@ -40,8 +40,8 @@ from .images import save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
 from .pretrained import ModelConfig, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
-from .run_state import (PhaseHooks, RunState, build_dataset, build_run_state, run_iteration, step_context, to_device,
-                        training_data)
+from .run_state import (PhaseHooks, RunState, build_dataset, build_run_state, check_mixed_precision, run_iteration,
+                        step_context, to_device, training_data)
 
 # Python module each Accelerate tracker needs, for a clear message when it is missing.
 TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "comet_ml": "comet_ml", "aim": "aim",
@@ -83,7 +83,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         dataset = build_dataset(recipe, "train", augment=True)
         sample_source = build_dataset(recipe, "val" if has_split(recipe.data.root, "val") else "train",
                                       augment=False)
-    state = build_run_state(recipe, accelerator.device)
+    state = build_run_state(recipe, accelerator.device, accelerator.scaler)
     sample_source = training_data(state.method, sample_source)
     dataset = training_data(state.method, dataset)
 
@@ -157,6 +157,7 @@ def _accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=launched > 1 and not torch.cuda.is_available(),
                               log_with=None if cfg.log_with == "none" else cfg.log_with, project_dir=str(output_dir))
+    check_mixed_precision(accelerator, cfg)
     if accelerator.num_processes != launched:
         raise GanzooError(f"{launched} processes were launched but Accelerate set up {accelerator.num_processes}; "
                           f"the processes would train independently. Launch with `accelerate launch` or torchrun.")
