@@ -24,3 +24,8 @@ class DataError(GanzooError):
 
 class CheckpointError(GanzooError):
     """A checkpoint or weight file is missing, corrupt or does not fit the model."""
+
+
+class NonFiniteError(GanzooError):
+    """Training diverged: a loss term, weight or optimizer state became NaN or infinite. Nothing is written from
+    such weights, so the newest kept checkpoint is a good one to resume from."""

@@ -185,7 +185,8 @@ def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mappi
               autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
               sync_gradients: Callable[[list[Tensor]], None] | None = None,
               after_backward: Callable[[], None] | None = None,
-              scaler: torch.amp.GradScaler | None = None) -> dict[str, Tensor]:
+              scaler: torch.amp.GradScaler | None = None,
+              keep_step: Callable[[str, int, dict[str, Tensor]], bool] | None = None) -> dict[str, Tensor]:
     """Run one phase: freeze the other nets, compute the loss, backward, sync, step. Returns its loss terms
     (detached; ``total`` first).
 
@@ -195,7 +196,8 @@ def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mappi
     the loss is scaled before backward, each optimizer's gradients are unscaled after the sync, the phase's
     optimizers step only if every one of those gradients is finite (an overflow at the current scale skips the
     whole phase's step), and the scale is updated. The loss itself is computed unscaled, so gradients taken
-    inside it (R1's input gradient) are too.
+    inside it (R1's input gradient) are too. ``keep_step(phase name, ctx.iteration, terms)``, when given, is
+    asked before the optimizers step; False drops the phase's step.
     """
     stepped = [networks[name] for name in phase.steps]
     for name, net in networks.items():
@@ -213,12 +215,13 @@ def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mappi
             scaler.unscale_(optimizers[name])
     if after_backward is not None:
         after_backward()
-    if scaler is None or _all_finite(grads):
+    out = {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
+    if (keep_step is None or keep_step(phase.name, ctx.iteration, out)) and (scaler is None or _all_finite(grads)):
         for name in phase.steps:
             optimizers[name].step()
     if scaler is not None:
         scaler.update()
-    return {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
+    return out
 
 
 def _all_finite(tensors: list[Tensor]) -> bool:
