@@ -2,11 +2,11 @@
 
 It builds the recipe's run state (method, networks, optimizers, EMA copies) with
 :func:`ganzoo.run_state.build_run_state`, exactly as ``ganzoo run`` does (same mixed precision through
-Accelerate, same device), draws one batch of random tensors with the shapes the dataset would give
-(``TrainingMethod.random_batch``), then runs ``warmup`` untimed and ``iters`` timed iterations through
-:func:`ganzoo.run_state.run_iteration`, the trainer's own step. A bench iteration runs every phase of the
-method once (StarGAN v2: its four phases and the EMA update; StarGAN v1: one D step and one G step,
-whatever ``n_critic`` says), so it measures the family's whole cycle.
+Accelerate, same device, same fp16 loss scaler), draws one batch of random tensors with the shapes the
+dataset would give (``TrainingMethod.random_batch``), then runs ``warmup`` untimed and ``iters`` timed
+iterations through :func:`ganzoo.run_state.run_iteration`, the trainer's own step. A bench iteration runs
+every phase of the method once (StarGAN v2: its four phases and the EMA update; StarGAN v1: one D step and
+one G step, whatever ``n_critic`` says), so it measures the family's whole cycle.
 
 The result is one JSON object (see :func:`bench`); the CLI prints it on a line of its own on stdout.
 """
@@ -25,9 +25,8 @@ from rich.table import Table
 
 from .interfaces import count_parameters
 from .recipe import Recipe
-from .run_state import PhaseHooks, build_run_state, run_iteration, step_context, to_device
-
-DTYPES = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}
+from .run_state import (PhaseHooks, autocast_dtype, build_run_state, check_mixed_precision, run_iteration,
+                        step_context, to_device)
 
 
 def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
@@ -35,13 +34,15 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
 
     Returns ``s_per_iter`` (median), ``s_per_iter_min``, ``img_per_s`` (batch / median), ``warmup_s``
     (all warm-up iterations, compilation included), ``peak_rss_mb`` (peak resident memory of this process
-    so far), ``peak_gpu_mb`` (on CUDA), ``device``, ``threads``, ``dtype``, ``params`` (network name ->
-    parameter count) and the sizes that were timed.
+    so far), ``peak_gpu_mb`` (on CUDA), ``device``, ``threads``, ``dtype`` (what the phases computed in under
+    autocast: float32, bfloat16 or float16), ``params`` (network name -> parameter count) and the sizes that were
+    timed. RecipeError for ``train.mixed_precision=fp16`` on a device without fp16 autocast (the CPU).
     """
     cfg = recipe.train
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    check_mixed_precision(accelerator, cfg)
     device = accelerator.device
-    state = build_run_state(recipe, device)
+    state = build_run_state(recipe, device, accelerator.scaler)
     hooks = PhaseHooks.from_accelerator(accelerator)
     batch = to_device(state.method.random_batch(cfg.batch_size, device, torch.Generator().manual_seed(cfg.seed)),
                       device, cfg)
@@ -70,7 +71,7 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "dtype": DTYPES[cfg.mixed_precision],
+        "dtype": str(autocast_dtype(hooks, device)).removeprefix("torch."),
         "params": {name: count_parameters(net) for name, net in state.networks.items()},
     }
     if device.type == "cuda":

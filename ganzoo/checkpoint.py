@@ -5,7 +5,8 @@ A checkpoint is a folder ``checkpoints/iter_NNNNNNN/`` holding
 - ``networks.safetensors``: the trained networks, keys ``<network>.<parameter>``;
 - ``ema.safetensors``: their moving averages;
 - ``optimizers.safetensors`` + the non-tensor parts of each optimizer state in ``state.json``;
-- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states;
+- ``state.json``: iteration, method state (e.g. λds), optimizer states without their tensors, RNG states, the
+  fp16 loss scaler's state (with fp16);
 - ``manifest.json``, written last: the sha256 of each of the files above.
 
 A SIGKILL or a power loss at any moment never leaves a damaged newest checkpoint: the files are written into
@@ -55,6 +56,7 @@ class TrainingState:
 
     iteration: int
     method: dict[str, Any]
+    grad_scaler: dict[str, Any] | None = None  # torch.amp.GradScaler.state_dict(), when the run had one
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -79,10 +81,12 @@ def checkpoint_iteration(path: Path) -> int:
 
 def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.Module],
                     ema_networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-                    method_state: Mapping[str, Any], keep: int = 3) -> Path:
+                    method_state: Mapping[str, Any], keep: int = 3,
+                    grad_scaler: Mapping[str, Any] | None = None) -> Path:
     """Write the checkpoint of ``iteration`` into ``directory`` so that no interruption leaves it half-written
     (see the module docstring), then delete all but the newest ``keep`` checkpoints up to it (newer ones, left
     when a run resumed from an older checkpoint, are replaced when the run reaches them). Returns its folder.
+    ``grad_scaler`` is the fp16 loss scaler's ``state_dict()`` (JSON numbers), saved when given.
 
     Raises OutputError naming ``directory`` when the disk is full or the folder is not writable; the
     checkpoints already there are then untouched.
@@ -96,7 +100,7 @@ def save_checkpoint(directory: Path, iteration: int, networks: Mapping[str, nn.M
             shutil.rmtree(leftover, ignore_errors=True)
         tmp.mkdir()
         digests = {}
-        for name, data in _serialized(iteration, networks, ema_networks, optimizers, method_state):
+        for name, data in _serialized(iteration, networks, ema_networks, optimizers, method_state, grad_scaler):
             digests[name] = _write_file(tmp / name, data)
             _fault(f"wrote:{name}", iteration)
         _write_file(tmp / MANIFEST, json.dumps({"sha256": digests}, indent=1).encode())
@@ -165,8 +169,8 @@ def newest_valid_checkpoint(directory: Path) -> tuple[Path | None, list[str]]:
 
 
 def _serialized(iteration: int, networks: Mapping[str, nn.Module], ema_networks: Mapping[str, nn.Module],
-                optimizers: Mapping[str, torch.optim.Optimizer],
-                method_state: Mapping[str, Any]) -> Iterator[tuple[str, bytes]]:
+                optimizers: Mapping[str, torch.optim.Optimizer], method_state: Mapping[str, Any],
+                grad_scaler: Mapping[str, Any] | None) -> Iterator[tuple[str, bytes]]:
     """Each of :data:`FILES` with its contents, made one at a time (one file's bytes in memory at once)."""
     yield "networks.safetensors", save(module_tensors(networks))
     yield "ema.safetensors", save(module_tensors(ema_networks))
@@ -174,6 +178,8 @@ def _serialized(iteration: int, networks: Mapping[str, nn.Module], ema_networks:
     opt_meta = {name: _split_tensors(opt.state_dict(), f"{name}.", opt_tensors) for name, opt in optimizers.items()}
     yield "optimizers.safetensors", save(opt_tensors)
     state = {"iteration": iteration, "method": dict(method_state), "optimizers": opt_meta, "rng": capture_rng()}
+    if grad_scaler is not None:
+        state["grad_scaler"] = dict(grad_scaler)
     yield "state.json", json.dumps(state, indent=1).encode()
 
 
@@ -245,7 +251,7 @@ def load_checkpoint(path: Path, networks: Mapping[str, nn.Module], ema_networks:
         opt.load_state_dict(_join_tensors(state["optimizers"][name], opt_tensors))
         _match_parameter_layouts(opt)
     restore_rng(state["rng"])
-    return TrainingState(iteration=state["iteration"], method=state["method"])
+    return TrainingState(iteration=state["iteration"], method=state["method"], grad_scaler=state.get("grad_scaler"))
 
 
 def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:

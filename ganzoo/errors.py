@@ -65,3 +65,8 @@ class OutputError(GanzooError):
         reason = exc.strerror or os.strerror(exc.errno)
         return cls(f"Cannot write into {folder}: {reason}. {fix} (a run's output_dir, translate's --out), then "
                    f"run the command again; files written before are intact.")
+
+
+class NonFiniteError(GanzooError):
+    """Training diverged: a loss term, weight or optimizer state became NaN or infinite. Nothing is written from
+    such weights, so the newest kept checkpoint is a good one to resume from."""

@@ -3,7 +3,9 @@
 A :class:`TrainingMethod` owns its networks, optimizers and losses, and describes one training
 iteration as a list of :class:`Phase` objects: which loss to compute and which networks' optimizers
 step after it. The trainer runs the phases (autocast, backward, gradient sync across processes,
-optimizer steps) without knowing what the networks are.
+optimizer steps, fp16 loss scaling) without knowing what the networks are. A method also says which
+recipe keys set its optimizers' hyper-parameters (:class:`OptimizerSetting`), so that a resumed run
+trains with the recipe's values rather than the checkpoint's.
 
 Running a phase freezes every network the phase does not step (``requires_grad_(False)`` on its
 parameters): gradients still flow *through* those networks to their inputs, but no parameter
@@ -13,6 +15,7 @@ gradient is computed for them. That is exactly the official numerics, minus wast
 from __future__ import annotations
 
 import contextlib
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, ContextManager, Iterator, Mapping
@@ -24,6 +27,20 @@ from .seeding import mix_seed, process_slice
 
 Batch = Mapping[str, Tensor]
 LossFn = Callable[[Batch, "StepContext"], "tuple[Tensor, dict[str, Tensor]]"]
+
+
+@dataclass(frozen=True)
+class OptimizerSetting:
+    """One hyper-parameter of an optimizer's param groups and the recipe keys it comes from.
+
+    ``name`` is the param-group key (``lr``, ``betas``, ``weight_decay``), ``value`` what every param group of the
+    optimizer holds while the recipe is in force (a learning rate with its schedule's factor applied), ``keys``
+    the recipe keys that set it (``("method.beta1", "method.beta2")`` for Adam's betas).
+    """
+
+    name: str
+    value: Any
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,13 @@ class TrainingMethod(ABC):
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimizer per trained network, keyed by network name."""
 
+    def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
+        """The recipe's hyper-parameters of each optimizer (keyed like :meth:`make_optimizers`), as they are in
+        force now (after :meth:`load_state_dict` and :meth:`end_iteration`). A resumed run writes them into the
+        optimizers' param groups after loading their state, and reports each value that changes. The default,
+        no settings, keeps the checkpoint's values."""
+        return {}
+
     @abstractmethod
     def phases(self) -> list[Phase]:
         """The phases of one training iteration, in order."""
@@ -159,10 +183,22 @@ def eval_mode(*nets: nn.Module) -> Iterator[None]:
 def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
               batch: Batch, ctx: StepContext, *,
               autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
-              backward: Callable[[Tensor], None] = Tensor.backward,
               sync_gradients: Callable[[list[Tensor]], None] | None = None,
-              after_backward: Callable[[], None] | None = None) -> dict[str, Tensor]:
-    """Run one phase: freeze the other nets, compute the loss, backward, sync, step. Returns its terms."""
+              after_backward: Callable[[], None] | None = None,
+              scaler: torch.amp.GradScaler | None = None,
+              keep_step: Callable[[str, int, dict[str, Tensor]], bool] | None = None) -> dict[str, Tensor]:
+    """Run one phase: freeze the other nets, compute the loss, backward, sync, step. Returns its loss terms
+    (detached; ``total`` first).
+
+    ``sync_gradients`` averages the stepped networks' gradients across processes; ``after_backward`` is called
+    after it, with the gradients the optimizers will use. With a ``scaler`` (fp16) the phase follows
+    ``torch.amp.GradScaler``'s contract (PyTorch's "Automatic Mixed Precision examples", multiple optimizers):
+    the loss is scaled before backward, each optimizer's gradients are unscaled after the sync, the phase's
+    optimizers step only if every one of those gradients is finite (an overflow at the current scale skips the
+    whole phase's step), and the scale is updated. The loss itself is computed unscaled, so gradients taken
+    inside it (R1's input gradient) are too. ``keep_step(phase name, ctx.iteration, terms)``, when given, is
+    asked before the optimizers step; False drops the phase's step.
+    """
     stepped = [networks[name] for name in phase.steps]
     for name, net in networks.items():
         net.requires_grad_(name in phase.steps)
@@ -170,12 +206,24 @@ def run_phase(phase: Phase, networks: Mapping[str, nn.Module], optimizers: Mappi
         optimizers[name].zero_grad(set_to_none=True)
     with autocast():
         total, terms = phase.loss(batch, ctx)
-    backward(total)
+    (total if scaler is None else scaler.scale(total)).backward()
+    grads = [p.grad for net in stepped for p in net.parameters() if p.grad is not None]
     if sync_gradients is not None:
-        sync_gradients([p.grad for net in stepped for p in net.parameters() if p.grad is not None])
+        sync_gradients(grads)
+    if scaler is not None:
+        for name in phase.steps:
+            scaler.unscale_(optimizers[name])
     if after_backward is not None:
         after_backward()
-    for name in phase.steps:
-        optimizers[name].step()
-    return {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
+    out = {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
+    if (keep_step is None or keep_step(phase.name, ctx.iteration, out)) and (scaler is None or _all_finite(grads)):
+        for name in phase.steps:
+            optimizers[name].step()
+    if scaler is not None:
+        scaler.update()
+    return out
 
+
+def _all_finite(tensors: list[Tensor]) -> bool:
+    """Whether no element of ``tensors`` is NaN or infinite (one device sync)."""
+    return bool(torch.isfinite(torch.nn.utils.get_total_norm(tensors, norm_type=math.inf)))

@@ -72,6 +72,12 @@ class TrainConfig:
     deterministic: bool = option(False, "Use deterministic algorithms (slower; for debugging reproducibility).")
     channels_last: bool = option(True, "Keep images, activations and conv weights channels-last (NHWC), the layout "
                                        "oneDNN and tensor cores compute in: the same math, faster.")
+    on_nonfinite: Literal["stop", "skip"] = option(
+        "stop", "When a loss term is NaN or infinite: stop (exit 2; nothing is written from the broken weights, the "
+                "newest checkpoint stays good), or skip: drop that phase's optimizer step (one device sync per phase) "
+                "and stop after train.max_nonfinite_steps dropped steps of a phase in a row.")
+    max_nonfinite_steps: int = option(10, "With train.on_nonfinite=skip: stop once a phase has dropped this many "
+                                          "steps in a row.", min=1)
 
 
 @dataclass(kw_only=True)

@@ -7,6 +7,10 @@ sample grids and checkpoints on the way, and export the model folder at the end
 (:func:`ganzoo.pretrained.save_model`). The loop knows nothing about the networks: the method
 (plugins/<family>/method.py) owns the algorithm, the run state (ganzoo/run_state.py) what is trained.
 
+A run whose loss terms or weights turn NaN or infinite stops before anything is written from them
+(``train.on_nonfinite``): the loss terms are flagged on the device every iteration and the flags are read
+only when a log line is due or something is about to be written, so checking costs no extra device sync.
+
 Gradients are averaged across processes explicitly after each phase instead of wrapping networks in
 DistributedDataParallel: GAN phases train different subsets of networks and R1 needs a double
 backward, which DDP does not support. Every process therefore holds identical weights.
@@ -40,8 +44,8 @@ from .images import save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
 from .pretrained import ModelConfig, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
-from .run_state import (PhaseHooks, RunState, build_dataset, build_run_state, run_iteration, step_context, to_device,
-                        training_data)
+from .run_state import (NonFinite, PhaseHooks, RunState, SkipNonFinite, build_dataset, build_run_state,
+                        check_mixed_precision, divergence_error, run_iteration, step_context, to_device, training_data)
 
 # Python module each Accelerate tracker needs, for a clear message when it is missing.
 TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "comet_ml": "comet_ml", "aim": "aim",
@@ -86,7 +90,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         dataset = build_dataset(recipe, "train", augment=True)
         sample_source = build_dataset(recipe, "val" if has_split(recipe.data.root, "val") else "train",
                                       augment=False)
-    state = build_run_state(recipe, accelerator.device)
+    state = build_run_state(recipe, accelerator.device, accelerator.scaler)
     sample_source = training_data(state.method, sample_source)
     dataset = training_data(state.method, dataset)
 
@@ -94,7 +98,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     if fresh and main:
         _remove_checkpoints(checkpoints_dir, console)
     accelerator.wait_for_everyone()
-    resumed_from = _resume(state, checkpoints_dir, accelerator, console)
+    resumed_from, changes = _resume(state, checkpoints_dir, accelerator, console)
     start = state.iteration
     if start >= cfg.total_iters:
         if main:
@@ -106,6 +110,8 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         if resumed_from is not None:
             console.print(f"Resuming from iteration {start} ({resumed_from})")
             _note_recipe_changes(output_dir / RESOLVED_NAME, recipe, console)
+            if changes:
+                console.print(f"Optimizer settings: {'; '.join(changes)}")
         output_dir.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, output_dir / RESOLVED_NAME)
         console.print(f"Training {recipe.method.name} on {accelerator.num_processes} process(es), device "
@@ -117,7 +123,8 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     # Train: every batch, random draw and schedule is a function of (seed, iteration), so a resumed run
     # continues exactly as an uninterrupted one.
     samples = to_device(fixed_batch(sample_source, SAMPLE_COUNT, cfg.seed), accelerator.device, cfg)
-    hooks = PhaseHooks.from_accelerator(accelerator)
+    skips = SkipNonFinite(state, cfg.max_nonfinite_steps, checkpoints_dir) if cfg.on_nonfinite == "skip" else None
+    hooks = PhaseHooks.from_accelerator(accelerator, keep_step=skips)
     summary = RunSummary(output_dir, start, start, state.method)
 
     with _StopRequest(console) as stop, \
@@ -133,21 +140,27 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
             done = summary.end_iteration = state.iteration
             if record_losses:
                 summary.losses.append({k: float(v) for k, v in terms.items()})
-            log.add(terms, done)
-            if main and _due(done, cfg.sample_every, cfg.total_iters):
-                _write_samples(accelerator, state, samples, step_context(accelerator, cfg, done), samples_dir)
+            _stop_if_nonfinite(log.add(terms, done), state, checkpoints_dir)
+            sample = _due(done, cfg.sample_every, cfg.total_iters)
             saved = _due(done, cfg.save_every, cfg.total_iters) or clock.due()
+            if sample or saved:  # nothing is written from weights that are, or were trained on, NaN or infinite
+                _stop_if_nonfinite(log.nonfinite(), state, checkpoints_dir)
+                state.check_finite(checkpoints_dir)
+            if main and sample:
+                _write_samples(accelerator, state, samples, step_context(accelerator, cfg, done), samples_dir)
             if saved:
                 _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
                 clock.restart()
             if done < cfg.total_iters and stop.agreed(accelerator):
                 if not saved:
+                    _stop_if_nonfinite(log.nonfinite(), state, checkpoints_dir)  # the weights: RunState.save
                     _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
                 raise RunInterrupted(f"Interrupted by {stop.signal_name or 'another process'} after iteration "
                                      f"{done}; saved checkpoint {checkpoints_dir / checkpoint_name(done)}. Run the "
                                      f"same command again to resume from it.")
 
     # Export the model folder (RUN/model/): the inference networks, as EMA copies where they exist.
+    state.check_finite(checkpoints_dir)
     if main:
         model_dir = save_model(output_dir, state.exported_networks(), ModelConfig.for_recipe(recipe, dataset.domains))
         console.print(f"Done: {summary.end_iteration} iterations. Weights in {model_dir}, "
@@ -162,6 +175,7 @@ def _accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=launched > 1 and not torch.cuda.is_available(),
                               log_with=None if cfg.log_with == "none" else cfg.log_with, project_dir=str(output_dir))
+    check_mixed_precision(accelerator, cfg)
     if accelerator.num_processes != launched:
         raise GanzooError(f"{launched} processes were launched but Accelerate set up {accelerator.num_processes}; "
                           f"the processes would train independently. Launch with `accelerate launch` or torchrun.")
@@ -183,17 +197,19 @@ def _remove_checkpoints(checkpoints_dir: Path, console: Console) -> None:
         console.print(f"Starting fresh: removed old checkpoints in {checkpoints_dir}")
 
 
-def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator, console: Console) -> Path | None:
-    """Restore ``state`` from the newest intact checkpoint in ``checkpoints_dir``, warning about each newer
-    damaged one; returns that checkpoint, or None when there is none (a new run)."""
+def _resume(state: RunState, checkpoints_dir: Path, accelerator: Accelerator,
+            console: Console) -> tuple[Path | None, list[str]]:
+    """Restore ``state`` from the newest intact checkpoint in ``checkpoints_dir``, warning about each newer damaged
+    one; returns that checkpoint (None when there is none: a new run) and the optimizer settings the recipe
+    changed (:meth:`RunState.restore`)."""
     checkpoint, damaged = newest_valid_checkpoint(checkpoints_dir)
     if accelerator.is_main_process:
         for problem in damaged:
             console.print(f"Warning: {problem}", highlight=False, soft_wrap=True)
     _check_same_checkpoint(accelerator, checkpoint)
-    if checkpoint is not None:
-        state.restore(checkpoint)
-    return checkpoint
+    if checkpoint is None:
+        return None, []
+    return checkpoint, state.restore(checkpoint)
 
 
 def _check_same_checkpoint(accelerator: Accelerator, checkpoint: Path | None) -> None:
@@ -223,6 +239,13 @@ def _write_samples(accelerator: Accelerator, state: RunState, samples: Mapping[s
     for name, grid in grids.items():
         save_png(grid, samples_dir / f"iter_{ctx.iteration:07d}_{name}.png")
     _log_images(accelerator, grids, ctx.iteration)
+
+
+def _stop_if_nonfinite(found: NonFinite | None, state: RunState, checkpoints_dir: Path) -> None:
+    """NonFiniteError naming ``found`` (see :func:`ganzoo.run_state.divergence_error`), if there is one."""
+    if found is not None:
+        raise divergence_error(state, str(found), state.phase(found.phase).steps, checkpoints_dir,
+                               " Or set train.on_nonfinite=skip to drop the steps of such losses and go on.")
 
 
 def _save_checkpoint(accelerator: Accelerator, state: RunState, checkpoints_dir: Path, keep: int) -> None:
@@ -258,10 +281,14 @@ class _TrainingLog:
         if self.file is not None:
             self.file.close()
 
-    def add(self, terms: Mapping[str, torch.Tensor], done: int) -> None:
-        """Count the loss terms of the iteration that made ``done`` iterations; log their means when due."""
-        self.meter.add(terms)
+    def add(self, terms: Mapping[str, torch.Tensor], done: int) -> NonFinite | None:
+        """Count the loss terms of the iteration that made ``done`` iterations; log their means when due. Returns,
+        when a log line was due, the first loss term that was NaN or infinite since the previous one (see
+        :meth:`nonfinite`)."""
+        self.meter.add(terms, done)
+        found = None
         if _due(done, self.cfg.log_every, self.cfg.total_iters):
+            found = self.nonfinite()
             means = self.meter.pop()
             rate = (done - self.start) / max(time.perf_counter() - self.tic, 1e-9)
             line = _log_line(done, self.cfg.total_iters, rate, means)
@@ -273,6 +300,14 @@ class _TrainingLog:
             if self.cfg.log_with != "none":
                 self.accelerator.log(means, step=done)
         self.progress.update(self.task, completed=done)
+        return found
+
+    def nonfinite(self) -> NonFinite | None:
+        """The first loss term that was NaN or infinite since the previous log line, the same on every process;
+        always None with ``train.on_nonfinite=skip``, where the steps of such terms were dropped. One device sync."""
+        if self.cfg.on_nonfinite == "skip":
+            return None
+        return self.meter.nonfinite(self.accelerator.num_processes)
 
 
 class _StopRequest:
@@ -343,22 +378,49 @@ def _any_process(flag: bool, accelerator: Accelerator) -> bool:
 class _LossMeter:
     """Sums loss terms between log lines without forcing a device sync every iteration.
 
-    Each term is averaged over the iterations that produced it (a phase may not run every iteration).
+    Each term is averaged over the iterations that produced it (a phase may not run every iteration). Alongside,
+    on the device, it keeps the first iteration in which each term was NaN or infinite (:data:`_NEVER` if none).
     """
 
     def __init__(self) -> None:
         self.sums: dict[str, torch.Tensor] = {}
         self.counts: dict[str, int] = {}
+        self.first_nonfinite: dict[str, torch.Tensor] = {}
 
-    def add(self, terms: Mapping[str, torch.Tensor]) -> None:
+    def add(self, terms: Mapping[str, torch.Tensor], done: int) -> None:
+        """Count ``terms``, the loss terms (``phase/term``) of the iteration that made ``done`` iterations."""
         for k, v in terms.items():
             self.sums[k] = self.sums.get(k, 0) + v.float()
             self.counts[k] = self.counts.get(k, 0) + 1
+            at = torch.where(torch.isfinite(v), _NEVER, done)
+            self.first_nonfinite[k] = torch.minimum(self.first_nonfinite[k], at) if k in self.first_nonfinite else at
+
+    def nonfinite(self, world_size: int) -> NonFinite | None:
+        """The earliest NaN or infinite term since :meth:`pop` over all ``world_size`` processes (a term before the
+        ``total`` of its phase), or None. One device sync."""
+        if not self.first_nonfinite:
+            return None
+        keys = list(self.first_nonfinite)  # in the order the phases ran, the same on every process
+        at = torch.stack([self.first_nonfinite[k] for k in keys])
+        if world_size > 1:
+            dist.all_reduce(at, op=dist.ReduceOp.MIN)
+        phases = list(dict.fromkeys(k.split("/")[0] for k in keys))
+        iteration, *_, index = min((it, phases.index(k.split("/")[0]), k.endswith("/total"), i)
+                                   for i, (it, k) in enumerate(zip(at.tolist(), keys)))
+        if iteration == _NEVER:
+            return None
+        phase, term = keys[index].split("/", 1)
+        return NonFinite(iteration, phase, term)
 
     def pop(self) -> dict[str, float]:
+        """The mean of each term since the previous call; starts counting afresh."""
         means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
-        self.sums, self.counts = {}, {}
+        self.sums, self.counts, self.first_nonfinite = {}, {}, {}
         return means
+
+
+#: "no non-finite value": later than any iteration
+_NEVER = torch.iinfo(torch.int64).max
 
 
 def _log_line(done: int, total: int, rate: float, means: Mapping[str, float]) -> str:

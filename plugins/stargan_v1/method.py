@@ -26,7 +26,7 @@ from ganzoo.build import create
 from ganzoo.errors import GanzooError, RecipeError
 from ganzoo.images import column_grid
 from ganzoo.interfaces import AdversarialLoss, AuxiliaryClassifierDiscriminator, ImageToImageGenerator, Regularizer
-from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
+from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 
@@ -102,10 +102,18 @@ class StarGANv1(TrainingMethod):
         return dataset
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        betas = (self.config.beta1, self.config.beta2)
-        self._optimizers = {name: torch.optim.Adam(self.networks[name].parameters(), lr=lr, betas=betas)
-                            for name, lr in self._base_lrs.items()}
+        """Adam for the generator and the discriminator, with :meth:`optimizer_settings`."""
+        self._optimizers = {name: torch.optim.Adam(self.networks[name].parameters(),
+                                                   **{setting.name: setting.value for setting in settings})
+                            for name, settings in self.optimizer_settings().items()}
         return self._optimizers
+
+    def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
+        """The generator's Adam: ``method.g_lr`` times the schedule's factor (:meth:`lr_after`), the
+        discriminator's: ``method.d_lr`` times it; both ``method.beta1`` and ``method.beta2``."""
+        betas = OptimizerSetting("betas", (self.config.beta1, self.config.beta2), ("method.beta1", "method.beta2"))
+        return {name: [OptimizerSetting("lr", self._lr(name), (key,)), betas]
+                for name, key in (("generator", "method.g_lr"), ("discriminator", "method.d_lr"))}
 
     def phases(self) -> list[Phase]:
         return [Phase("d", ("discriminator",), self._discriminator_loss),
@@ -138,7 +146,11 @@ class StarGANv1(TrainingMethod):
         self.lr_scale = scale
         for name, optimizer in self._optimizers.items():
             for group in optimizer.param_groups:
-                group["lr"] = self._base_lrs[name] * scale
+                group["lr"] = self._lr(name)
+
+    def _lr(self, name: str) -> float:
+        """The learning rate of ``name``'s optimizer now: its recipe value times the schedule's factor."""
+        return self._base_lrs[name] * self.lr_scale
 
     def _discriminator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.config

@@ -30,7 +30,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.images import from_signed
 from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
                                LatentStyleSource, Regularizer)
-from ganzoo.method import Batch, Phase, StepContext, TrainingMethod, eval_mode
+from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
@@ -110,10 +110,20 @@ class StarGANv2(TrainingMethod):
         return ReferencePairs(dataset, self.config.randcrop_prob)
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        c = self.config
-        return {name: torch.optim.Adam(net.parameters(), lr=c.f_lr if name == "mapping_network" else c.lr,
-                                       betas=(c.beta1, c.beta2), weight_decay=c.weight_decay, fused=True)
+        """One Adam per network, with :meth:`optimizer_settings`."""
+        settings = self.optimizer_settings()
+        return {name: torch.optim.Adam(net.parameters(), **{setting.name: setting.value for setting in settings[name]},
+                                       fused=True)
                 for name, net in self.networks.items()}
+
+    def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
+        """Every network's Adam: ``method.lr`` (the mapping network: ``method.f_lr``), ``method.beta1`` and
+        ``method.beta2``, ``method.weight_decay``."""
+        c = self.config
+        betas = OptimizerSetting("betas", (c.beta1, c.beta2), ("method.beta1", "method.beta2"))
+        decay = OptimizerSetting("weight_decay", c.weight_decay, ("method.weight_decay",))
+        return {name: [OptimizerSetting("lr", c.f_lr, ("method.f_lr",)) if name == "mapping_network" else
+                       OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay] for name in self.networks}
 
     def phases(self) -> list[Phase]:
         d_loss, g_loss = self._discriminator_loss, self._generator_loss
