@@ -96,7 +96,7 @@ def test_resume_skips_a_damaged_newest_checkpoint_with_a_warning_and_ends_exactl
 
 def test_no_intact_checkpoint_stops_with_a_clear_error_before_writing(tmp_path):
     train(load_recipe(TINY, [*overrides(tmp_path, "run"), "train.total_iters=2"]), console=quiet())
-    (tmp_path / "run" / "checkpoints" / "iter_0000002" / "manifest.json").unlink()
+    (tmp_path / "run" / "checkpoints" / "iter_0000002" / "manifest.json").write_text("{")  # damaged, not absent
     with pytest.raises(CheckpointError, match=r"No checkpoint in .* is intact: .*iter_0000002 has no readable "
                                               r"manifest\.json.*--fresh"):
         train(load_recipe(TINY, overrides(tmp_path, "run")), console=quiet())
