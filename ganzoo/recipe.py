@@ -2,7 +2,8 @@
 
 ``load_recipe(path, overrides)`` reads the YAML safely, follows ``base:`` inheritance (a path relative
 to the recipe that names it), applies dotted ``key=value`` overrides and validates the result into a
-:class:`Recipe` before any work starts. Relative data and output paths are relative to the current
+:class:`Recipe` before any work starts, asking every network in it whether it supports ``data.img_size``
+(:meth:`ganzoo.interfaces.Network.check_img_size`). Every problem is one :class:`~ganzoo.errors.RecipeError`. Relative data and output paths are relative to the current
 directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the same run.
 """
 
@@ -17,9 +18,11 @@ from typing import Any, Literal, Mapping, Sequence
 import yaml
 from torch.utils.data import Dataset
 
+from . import registry
 from .errors import RecipeError
+from .interfaces import Network
 from .method import TrainingMethod
-from .schema import REQUIRED, Component, option, parse, to_dict
+from .schema import REQUIRED, Component, components, option, parse, to_dict
 
 RESOLVED_NAME = "recipe.resolved.yaml"
 
@@ -88,14 +91,26 @@ class Recipe:
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
-    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run)."""
+    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run); RecipeError for
+    anything wrong with it."""
     path = Path(path)
     if path.is_dir():
         path = path / RESOLVED_NAME
     raw = _load_with_bases(path, [])
     for item in overrides:
         apply_override(raw, item)
-    return parse(Recipe, raw)
+    recipe = parse(Recipe, raw)
+    check_img_size(recipe)
+    return recipe
+
+
+def check_img_size(recipe: Recipe) -> None:
+    """RecipeError, naming the nearest supported sizes, if a network of the recipe does not support
+    ``data.img_size``: each network plugin's :meth:`~ganzoo.interfaces.Network.check_img_size` decides."""
+    for spec in components(recipe):
+        cls = registry.get(registry.kind_of(spec.slot), spec.name)
+        if issubclass(cls, Network):
+            cls.check_img_size(recipe.data.img_size, spec.options)
 
 
 def dump_recipe(recipe: Recipe, path: str | Path) -> None:

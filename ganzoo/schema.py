@@ -18,7 +18,7 @@ import dataclasses
 import difflib
 import types
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Iterator, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from . import registry
 from .errors import GanzooError, RecipeError
@@ -94,6 +94,17 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def components(obj: Any) -> Iterator[Component]:
+    """Every slot in a parsed config (a dataclass from :func:`parse`): its Component fields and, recursively,
+    theirs and those of nested sections, depth first."""
+    if isinstance(obj, Component):
+        yield obj
+        yield from components(obj.options)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from components(getattr(obj, f.name))
 
 
 def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
