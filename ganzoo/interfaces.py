@@ -233,7 +233,8 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["Plugin", "NoOptions", "Network", "require_img_size", "Generator", "ImageToImageGenerator", "LatentGenerator", "Discriminator",
-           "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource", "LatentStyleSource",
+__all__ = ["Plugin", "NoOptions", "Network", "require_img_size", "Generator", "ImageToImageGenerator",
+           "LatentGenerator", "Discriminator", "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource",
+           "LatentStyleSource",
            "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "Regularizer",
            "count_parameters"]

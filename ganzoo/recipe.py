@@ -3,7 +3,9 @@
 ``load_recipe(path, overrides)`` reads the YAML safely, follows ``base:`` inheritance (a path relative
 to the recipe that names it), applies dotted ``key=value`` overrides and validates the result into a
 :class:`Recipe` before any work starts, asking every network in it whether it supports ``data.img_size``
-(:meth:`ganzoo.interfaces.Network.check_img_size`). Every problem is one :class:`~ganzoo.errors.RecipeError`. Relative data and output paths are relative to the current
+(:meth:`ganzoo.interfaces.Network.check_img_size`). Whatever the text, the overrides and the ``base:``
+chain, the result is a valid Recipe or one :class:`~ganzoo.errors.RecipeError`
+(``tests/core/test_recipe_properties.py``). Relative data and output paths are relative to the current
 directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the same run.
 """
 
@@ -39,8 +41,13 @@ _RecipeLoader.yaml_implicit_resolvers = {
 _RecipeLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def _parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+def _parse_yaml(text: str | bytes) -> Any:
+    """Plain data from YAML text (a SafeLoader); every failure is a ``yaml.YAMLError``."""
+    try:
+        return yaml.load(text, Loader=_RecipeLoader)
+    except (ValueError, RecursionError) as exc:  # what PyYAML lets through: an impossible date (2020-13-45), an
+        # integer Python will not read (over 4300 digits, `!!int abc`), nesting deeper than Python's stack
+        raise yaml.YAMLError(f"{type(exc).__name__}: {exc}") from None
 
 
 @dataclass(kw_only=True)
@@ -154,7 +161,7 @@ def _load_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:
     base = data.pop("base", None)
     if base is None:
         return data
-    if not isinstance(base, str):
+    if not isinstance(base, str) or not base or "\0" in base:
         raise RecipeError(f"{path}: `base:` must be the path of another recipe, got {base!r}.")
     return merge(_load_with_bases(path.parent / base, [*chain, resolved]), data)
 
@@ -164,11 +171,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise RecipeError(f"Recipe not found: {path}. Pass the path of a YAML recipe (see recipes/) "
                           f"or a run folder containing {RESOLVED_NAME}.")
     try:
-        data = _parse_yaml(path.read_text())
+        data = _parse_yaml(path.read_bytes())  # bytes: PyYAML decodes (UTF-8, or UTF-16 with a BOM) and checks them
+    except OSError as exc:
+        raise RecipeError(f"Cannot read recipe {path}: {exc.strerror or exc}.") from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise RecipeError(f"{path}: line {line}: {exc.problem}. Recipes are plain data: YAML tags that build "
-                          f"Python objects are not allowed.") from None
+        tags = "tag" in str(exc.problem)
+        hint = " Recipes are plain data: YAML tags that build Python objects are not allowed." if tags else ""
+        raise RecipeError(f"{path}: line {line}: {exc.problem}.{hint}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

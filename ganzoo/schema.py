@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import types
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -177,21 +178,31 @@ def _convert_scalar(value: Any, tp: type, where: str) -> Any:
             return value
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not -2 ** 63 <= value < 2 ** 64:  # no option needs more, and Python will not print some
+                raise RecipeError(f"{where} must be an integer between -2**63 and 2**64 - 1, got one of "
+                                  f"{value.bit_length()} bits.")
             return value
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
+        number = _as_float(value)
+        if number is not None and math.isfinite(number):
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value
     else:
         raise TypeError(f"unsupported option type {tp!r} at {where}")
     raise RecipeError(f"{where} must be {_type_name(tp)}, got {_describe(value)}.")
+
+
+def _as_float(value: Any) -> float | None:
+    """A YAML number, or a string that spells one (YAML 1.1 reads "1e-4", without a dot, as a string); None for
+    anything else, and for an integer too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _check_bounds(value: Any, meta: Mapping[str, Any], where: str) -> Any:
@@ -243,7 +254,7 @@ def _fitting(slot: type) -> str:
 def _type_name(tp: Any) -> str:
     if tp is Component:
         return "component"
-    names = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
+    names = {bool: "a boolean (true/false)", int: "an integer", float: "a finite number", str: "a string"}
     if tp in names:
         return names[tp]
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
