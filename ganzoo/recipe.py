@@ -24,7 +24,7 @@ from . import registry
 from .errors import RecipeError
 from .interfaces import Network
 from .method import TrainingMethod
-from .schema import REQUIRED, Component, components, option, parse, to_dict
+from .schema import REQUIRED, Component, components, describe_value, option, parse, to_dict
 
 RESOLVED_NAME = "recipe.resolved.yaml"
 
@@ -162,7 +162,7 @@ def _load_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:
     if base is None:
         return data
     if not isinstance(base, str) or not base or "\0" in base:
-        raise RecipeError(f"{path}: `base:` must be the path of another recipe, got {base!r}.")
+        raise RecipeError(f"{path}: `base:` must be the path of another recipe, got {describe_value(base)}.")
     return merge(_load_with_bases(path.parent / base, [*chain, resolved]), data)
 
 

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import difflib
 import math
+import reprlib
 import types
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -61,12 +62,12 @@ def parse(cls: type[C], data: Any, where: str = "") -> C:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise RecipeError(f"{_label(where)} must be a mapping of keys to values, got {_describe(data)}.")
+        raise RecipeError(f"{_label(where)} must be a mapping of keys to values, got {describe_value(data)}.")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
-        close = difflib.get_close_matches(str(key), list(fields), n=1)
+        close = difflib.get_close_matches(key, list(fields), n=1) if isinstance(key, str) else []
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise RecipeError(f"Unknown key {_join(where, key)!r}.{hint} Allowed keys in {_label(where)}: "
                           f"{', '.join(fields)}.")
@@ -145,7 +146,8 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:
-            raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}.")
+            raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got "
+                              f"{_short_repr(value)}.")
         return value
     if tp is Component:
         return component(value, meta["slot"], where, _as_component(meta.get("default")))
@@ -154,7 +156,7 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
     if origin in (list, tuple):
         args = get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise RecipeError(f"{where} must be a list, got {_describe(value)}.")
+            raise RecipeError(f"{where} must be a list, got {describe_value(value)}.")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise RecipeError(f"{where} must have {len(args)} items, got {len(value)}.")
@@ -165,7 +167,7 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
         return tuple(items) if origin is tuple else items
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
-            raise RecipeError(f"{where} must be a mapping, got {_describe(value)}.")
+            raise RecipeError(f"{where} must be a mapping, got {describe_value(value)}.")
         return dict(value)
     if tp is Any:
         return value
@@ -191,7 +193,7 @@ def _convert_scalar(value: Any, tp: type, where: str) -> Any:
             return value
     else:
         raise TypeError(f"unsupported option type {tp!r} at {where}")
-    raise RecipeError(f"{where} must be {_type_name(tp)}, got {_describe(value)}.")
+    raise RecipeError(f"{where} must be {_type_name(tp)}, got {describe_value(value)}.")
 
 
 def _as_float(value: Any) -> float | None:
@@ -225,7 +227,7 @@ def component(value: Any, slot: type, where: str = "", default: Component | None
         value = {"name": default.name, **value}  # options for the default plugin
     if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
         raise RecipeError(f"{where} must name a {slot.__name__} plugin: either a name or a mapping with a 'name' "
-                          f"key and its options, got {_describe(value)}. {_fitting(slot)}")
+                          f"key and its options, got {describe_value(value)}. {_fitting(slot)}")
     options = dict(value)
     name = options.pop("name")
     found = registry.find(name)
@@ -260,14 +262,29 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _describe(value: Any) -> str:
+#: how values are shown in messages: long strings and deep or long structures abridged
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def describe_value(value: Any) -> str:
+    """A user's value in a message: its kind and a short repr (long strings and deep structures abridged, an
+    integer too long for Python to print said so), e.g. ``string 'abc'``, ``nothing (null)``."""
     kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
             dict: "mapping", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
-    return f"{kind} {value!r}" if value is not None else kind
+    return f"{kind} {_short_repr(value)}" if value is not None else kind
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # Python will not print an integer of more than 4300 digits
+        return "(too long to print)"
 
 
 def _join(where: str, key: Any) -> str:
-    return f"{where}.{key}" if where else str(key)
+    name = key if isinstance(key, str) else _short_repr(key)
+    return f"{where}.{name}" if where else name
 
 
 def _label(where: str) -> str:

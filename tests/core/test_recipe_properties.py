@@ -122,6 +122,12 @@ VALID = "method: stargan_v2\ndata: {root: d}\n"  # a key given again below repla
     (VALID + "method: {name: stargan_v2, lr: -.inf}\n", "method.lr must be a finite number, got number -inf"),
     (VALID + "method: {name: stargan_v2, lr: " + "1" * 400 + "}\n", "method.lr must be a finite number, got integer"),
     (VALID + "data: !!set {root}\n", "'data' must be a mapping of keys to values, got set"),
+    (VALID + "train: {mixed_precision: 0x" + "f" * 5000 + "}\n", "got \\(too long to print\\)"),
+    (VALID + "output_dir: [0x" + "f" * 5000 + "]\n", "output_dir must be a string, got list \\(too long to print\\)"),
+    ("method: stargan_v2\ndata:\n  root: d\n  ? 0x" + "f" * 5000 + "\n  : 1\n",
+     "Unknown key 'data.\\(too long to print\\)'"),
+    (VALID + "base: 0x" + "f" * 5000 + "\n", "`base:` must be the path of another recipe, got integer \\(too long"),
+    (VALID + "output_dir: " + "x" * 300 + "\ntrain: {seed: " + "x" * 300 + "}\n", "got string 'x{37}\\.\\.\\.x{38}'\\.$"),
 ])
 def test_inputs_the_properties_found(tmp_path, text, message):
     path = tmp_path / "r.yaml"
