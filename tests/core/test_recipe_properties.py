@@ -127,7 +127,7 @@ VALID = "method: stargan_v2\ndata: {root: d}\n"  # a key given again below repla
     ("method: stargan_v2\ndata:\n  root: d\n  ? 0x" + "f" * 5000 + "\n  : 1\n",
      "Unknown key 'data.\\(too long to print\\)'"),
     (VALID + "base: 0x" + "f" * 5000 + "\n", "`base:` must be the path of another recipe, got integer \\(too long"),
-    (VALID + "output_dir: " + "x" * 300 + "\ntrain: {seed: " + "x" * 300 + "}\n", "got string 'x{37}\\.\\.\\.x{38}'\\.$"),
+    (VALID + "train: {seed: " + "x" * 300 + "}\n", "got string 'x{37}\\.\\.\\.x{38}'\\.$"),  # abridged
 ])
 def test_inputs_the_properties_found(tmp_path, text, message):
     path = tmp_path / "r.yaml"
