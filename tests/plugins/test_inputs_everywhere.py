@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzoo.data import ImageFolderDataset, find_images, is_hidden, scan_split
+from ganzoo.data import ImageFolderDataset, UnreadableImageWarning, find_images, is_hidden, scan_split
 from ganzoo.plugins.stargan_v1.datasets import CelebADataset, LabelFolderDataset, PairKey
 from ganzoo.translate import read_images
 from building import make
@@ -82,3 +82,11 @@ def test_every_dataset_and_translate_read_a_16_bit_file_alike(tmp_path):
             read_images(tmp_path / "folders" / "train" / "a" / "x.png", 8)[0]]
     for x in seen:
         assert torch.allclose(x, torch.full((3, 8, 8), SEEN), atol=1e-6), "the 16-bit file is seen as mid grey"
+
+
+def test_translate_skips_an_unreadable_source_with_the_counted_warning_as_training_does(tmp_path):
+    Image.new("RGB", (6, 6), (30, 60, 90)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    with pytest.warns(UnreadableImageWarning, match=r"Skipping unreadable image .*b\.png \(1 skipped so far\)"):
+        images = read_images(tmp_path, 4)
+    assert images.shape == (1, 3, 4, 4) and torch.equal(images[0, :, 0, 0], torch.tensor([30, 60, 90]) / 127.5 - 1)
