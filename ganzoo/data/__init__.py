@@ -14,7 +14,7 @@ from __future__ import annotations
 from .folders import ImageDataset, ImageFolderDataset
 from .layout import HIDDEN_FOLDERS, IMAGE_EXTENSIONS, DomainFolders, find_images, has_split, is_hidden, scan_split
 from .loader import TrainDataset, build_train_loader, fixed_batch
-from .reading import BACKGROUND, ImageFiles, UnreadableImageWarning, read_image, viewer_rgb
+from .reading import BACKGROUND, ImageFiles, UnreadableImageWarning, read_image
 from .sampler import (BATCH_STREAM, SAMPLE_STREAM, DomainBalancedSampler, DomainIndex, ImageKey,
                       IterationSampler, draw_seeds)
 from .synthetic import SYNTHETIC_DOMAINS, SyntheticDataset, SyntheticOptions, ensure_synthetic
@@ -25,5 +25,5 @@ __all__ = [
     "DomainBalancedSampler", "DomainFolders", "DomainIndex", "ImageDataset", "ImageFiles", "ImageFolderDataset",
     "ImageKey", "IterationSampler", "SyntheticDataset", "SyntheticOptions", "TrainDataset", "UnreadableImageWarning",
     "build_train_loader", "center_crop", "draw_seeds", "ensure_synthetic", "eval_transform", "find_images",
-    "fixed_batch", "has_split", "is_hidden", "random_hflip", "read_image", "scan_split", "to_tensor", "viewer_rgb",
+    "fixed_batch", "has_split", "is_hidden", "random_hflip", "read_image", "scan_split", "to_tensor",
 ]
