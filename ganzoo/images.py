@@ -1,4 +1,6 @@
-"""Image tensors <-> files: the one place that knows how a tensor in [0, 1] becomes a PNG."""
+"""Image tensors <-> files: the one place that knows how a tensor in [0, 1] becomes a PNG, and what a file
+name built from a name that a method or a dataset chose may be (:func:`file_name_part`), so that no such
+name writes outside the folder it is meant for."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import numpy as np
 import torch
 import torchvision
 from PIL import Image
+
+from .errors import GanzooError
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -26,6 +30,22 @@ def save_png(image: torch.Tensor, path: str | Path) -> Path:
     to_pil(image).save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
+
+
+def file_name_part(name: str, what: str) -> str:
+    """``name`` if it can be part of one file name: not empty, no path separator (``/``, or ``\\``, Windows'),
+    no NUL, not ``.`` or ``..``, so a file named after it stays in its folder. GanzooError naming ``what``
+    (e.g. ``"Sample grid name"``) otherwise."""
+    if not name or name in (".", "..") or any(char in name for char in "/\\\0"):
+        raise GanzooError(f"{what} {name!r} cannot be part of a file name: use a name without '/', '\\', NUL, "
+                          f"and other than '.' and '..', so that the file stays in its folder.")
+    return name
+
+
+def sample_path(samples_dir: str | Path, iteration: int, grid: str) -> Path:
+    """``samples_dir/iter_NNNNNNN_<grid>.png``, the file of sample grid ``grid`` after ``iteration`` iterations;
+    GanzooError for a grid name that would leave ``samples_dir`` (:func:`file_name_part`)."""
+    return Path(samples_dir) / f"iter_{iteration:07d}_{file_name_part(grid, 'Sample grid name')}.png"
 
 
 def from_signed(images: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,10 @@ an instance of the class's nested ``Config`` dataclass (the user's options, each
 (``img_size``, ``num_domains``, ...), listed in each interface's docstring. A recipe field that holds a
 plugin names the interface it needs (``option(..., slot=ImageToImageGenerator)``), and validation rejects
 a plugin of any other interface before any work starts.
+
+Networks (:class:`Network`: generators, discriminators, style sources) also say which image sizes they
+support (:meth:`Network.check_img_size`); recipe validation asks every network slot, so an unsupported
+``data.img_size`` is a :class:`~ganzoo.errors.RecipeError` naming the nearest sizes, for every family.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from torch import Tensor, nn
+
+from .errors import RecipeError
 
 
 @dataclass
@@ -33,9 +39,40 @@ class Plugin:
     config: Any
 
 
+# --- networks -----------------------------------------------------------------------------------------------------
+
+#: how far :func:`require_img_size` looks on each side of an unsupported size for the nearest supported ones
+_NEAREST_SEARCH = 1 << 16
+
+
+class Network(Plugin):
+    """Base of every network interface. A network whose shape depends on the image size overrides
+    :meth:`check_img_size`; recipe validation calls it for every network slot (``ganzoo.recipe``), and the
+    network's constructor should call it too, for networks built from Python."""
+
+    @classmethod
+    def check_img_size(cls, img_size: int, config: Any) -> None:
+        """Raise :class:`~ganzoo.errors.RecipeError` if this network, with options ``config`` (an instance of
+        its ``Config``), cannot be built for ``img_size``-pixel square images (usually through
+        :func:`require_img_size`). The default accepts every size."""
+
+
+def require_img_size(img_size: int, fits: Callable[[int], bool], *, network: str, rule: str) -> None:
+    """RecipeError unless ``fits(img_size)``, with the rule and the nearest sizes that fit, e.g.
+    ``data.img_size=96 is not supported by StarGAN v2's generator: use a power of two >= 16 (nearest: 64 or
+    128).`` ``network`` names the network in words, ``rule`` says which sizes fit."""
+    if fits(img_size):
+        return
+    below = next((n for n in range(img_size - 1, max(img_size - _NEAREST_SEARCH, 0), -1) if fits(n)), None)
+    above = next((n for n in range(img_size + 1, img_size + _NEAREST_SEARCH) if fits(n)), None)
+    nearest = " or ".join(str(n) for n in (below, above) if n is not None)
+    raise RecipeError(f"data.img_size={img_size} is not supported by {network}: use {rule}"
+                      f"{f' (nearest: {nearest})' if nearest else ''}.")
+
+
 # --- generators ---------------------------------------------------------------------------------------------------
 
-class Generator(Plugin, nn.Module, ABC):
+class Generator(Network, nn.Module, ABC):
     """Any generator. Context: ``img_size`` (output size in pixels)."""
 
     img_size: int
@@ -79,7 +116,7 @@ class LatentGenerator(Generator):
 
 # --- discriminators -----------------------------------------------------------------------------------------------
 
-class Discriminator(Plugin, nn.Module, ABC):
+class Discriminator(Network, nn.Module, ABC):
     """Any critic of real vs generated images. Context: ``img_size``."""
 
     img_size: int
@@ -104,7 +141,7 @@ class AuxiliaryClassifierDiscriminator(Discriminator):
 
 # --- style sources ------------------------------------------------------------------------------------------------
 
-class StyleSource(Plugin, nn.Module, ABC):
+class StyleSource(Network, nn.Module, ABC):
     """Anything that produces a domain-specific style code ``(B, style_dim)``."""
 
     style_dim: int
@@ -196,7 +233,8 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["Plugin", "NoOptions", "Generator", "ImageToImageGenerator", "LatentGenerator", "Discriminator",
-           "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource", "LatentStyleSource",
+__all__ = ["Plugin", "NoOptions", "Network", "require_img_size", "Generator", "ImageToImageGenerator",
+           "LatentGenerator", "Discriminator", "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource",
+           "LatentStyleSource",
            "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "Regularizer",
            "count_parameters"]

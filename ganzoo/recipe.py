@@ -2,7 +2,10 @@
 
 ``load_recipe(path, overrides)`` reads the YAML safely, follows ``base:`` inheritance (a path relative
 to the recipe that names it), applies dotted ``key=value`` overrides and validates the result into a
-:class:`Recipe` before any work starts. Relative data and output paths are relative to the current
+:class:`Recipe` before any work starts, asking every network in it whether it supports ``data.img_size``
+(:meth:`ganzoo.interfaces.Network.check_img_size`). Whatever the text, the overrides and the ``base:``
+chain, the result is a valid Recipe or one :class:`~ganzoo.errors.RecipeError`
+(``tests/core/test_recipe_properties.py``). Relative data and output paths are relative to the current
 directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the same run.
 """
 
@@ -17,9 +20,11 @@ from typing import Any, Literal, Mapping, Sequence
 import yaml
 from torch.utils.data import Dataset
 
+from . import registry
 from .errors import RecipeError
+from .interfaces import Network
 from .method import TrainingMethod
-from .schema import REQUIRED, Component, option, parse, to_dict
+from .schema import REQUIRED, Component, components, describe_value, option, parse, to_dict
 
 RESOLVED_NAME = "recipe.resolved.yaml"
 
@@ -36,8 +41,13 @@ _RecipeLoader.yaml_implicit_resolvers = {
 _RecipeLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def _parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+def _parse_yaml(text: str | bytes) -> Any:
+    """Plain data from YAML text (a SafeLoader); every failure is a ``yaml.YAMLError``."""
+    try:
+        return yaml.load(text, Loader=_RecipeLoader)
+    except (ValueError, RecursionError) as exc:  # what PyYAML lets through: an impossible date (2020-13-45), an
+        # integer Python will not read (over 4300 digits, `!!int abc`), nesting deeper than Python's stack
+        raise yaml.YAMLError(f"{type(exc).__name__}: {exc}") from None
 
 
 @dataclass(kw_only=True)
@@ -96,14 +106,26 @@ class Recipe:
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
-    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run)."""
+    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run); RecipeError for
+    anything wrong with it."""
     path = Path(path)
     if path.is_dir():
         path = path / RESOLVED_NAME
     raw = _load_with_bases(path, [])
     for item in overrides:
         apply_override(raw, item)
-    return parse(Recipe, raw)
+    recipe = parse(Recipe, raw)
+    check_img_size(recipe)
+    return recipe
+
+
+def check_img_size(recipe: Recipe) -> None:
+    """RecipeError, naming the nearest supported sizes, if a network of the recipe does not support
+    ``data.img_size``: each network plugin's :meth:`~ganzoo.interfaces.Network.check_img_size` decides."""
+    for spec in components(recipe):
+        cls = registry.get(registry.kind_of(spec.slot), spec.name)
+        if issubclass(cls, Network):
+            cls.check_img_size(recipe.data.img_size, spec.options)
 
 
 def dump_recipe(recipe: Recipe, path: str | Path) -> None:
@@ -147,8 +169,8 @@ def _load_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:
     base = data.pop("base", None)
     if base is None:
         return data
-    if not isinstance(base, str):
-        raise RecipeError(f"{path}: `base:` must be the path of another recipe, got {base!r}.")
+    if not isinstance(base, str) or not base or "\0" in base:
+        raise RecipeError(f"{path}: `base:` must be the path of another recipe, got {describe_value(base)}.")
     return merge(_load_with_bases(path.parent / base, [*chain, resolved]), data)
 
 
@@ -157,11 +179,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise RecipeError(f"Recipe not found: {path}. Pass the path of a YAML recipe (see recipes/) "
                           f"or a run folder containing {RESOLVED_NAME}.")
     try:
-        data = _parse_yaml(path.read_text())
+        data = _parse_yaml(path.read_bytes())  # bytes: PyYAML decodes (UTF-8, or UTF-16 with a BOM) and checks them
+    except OSError as exc:
+        raise RecipeError(f"Cannot read recipe {path}: {exc.strerror or exc}.") from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise RecipeError(f"{path}: line {line}: {exc.problem}. Recipes are plain data: YAML tags that build "
-                          f"Python objects are not allowed.") from None
+        tags = "tag" in str(exc.problem)
+        hint = " Recipes are plain data: YAML tags that build Python objects are not allowed." if tags else ""
+        raise RecipeError(f"{path}: line {line}: {exc.problem}.{hint}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

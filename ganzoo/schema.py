@@ -16,9 +16,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
+import reprlib
 import types
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Iterator, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from . import registry
 from .errors import GanzooError, RecipeError
@@ -60,12 +62,12 @@ def parse(cls: type[C], data: Any, where: str = "") -> C:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise RecipeError(f"{_label(where)} must be a mapping of keys to values, got {_describe(data)}.")
+        raise RecipeError(f"{_label(where)} must be a mapping of keys to values, got {describe_value(data)}.")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
-        close = difflib.get_close_matches(str(key), list(fields), n=1)
+        close = difflib.get_close_matches(key, list(fields), n=1) if isinstance(key, str) else []
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise RecipeError(f"Unknown key {_join(where, key)!r}.{hint} Allowed keys in {_label(where)}: "
                           f"{', '.join(fields)}.")
@@ -94,6 +96,17 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def components(obj: Any) -> Iterator[Component]:
+    """Every slot in a parsed config (a dataclass from :func:`parse`): its Component fields and, recursively,
+    theirs and those of nested sections, depth first."""
+    if isinstance(obj, Component):
+        yield obj
+        yield from components(obj.options)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from components(getattr(obj, f.name))
 
 
 def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
@@ -144,7 +157,8 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:
-            raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}.")
+            raise RecipeError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got "
+                              f"{_short_repr(value)}.")
         return value
     if tp is Component:
         return component(value, meta["slot"], where, _as_component(meta.get("default")))
@@ -153,7 +167,7 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
     if origin in (list, tuple):
         args = get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise RecipeError(f"{where} must be a list, got {_describe(value)}.")
+            raise RecipeError(f"{where} must be a list, got {describe_value(value)}.")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise RecipeError(f"{where} must have {len(args)} items, got {len(value)}.")
@@ -164,7 +178,7 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
         return tuple(items) if origin is tuple else items
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
-            raise RecipeError(f"{where} must be a mapping, got {_describe(value)}.")
+            raise RecipeError(f"{where} must be a mapping, got {describe_value(value)}.")
         return dict(value)
     if tp is Any:
         return value
@@ -177,21 +191,31 @@ def _convert_scalar(value: Any, tp: type, where: str) -> Any:
             return value
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not -2 ** 63 <= value < 2 ** 64:  # no option needs more, and Python will not print some
+                raise RecipeError(f"{where} must be an integer between -2**63 and 2**64 - 1, got one of "
+                                  f"{value.bit_length()} bits.")
             return value
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
+        number = _as_float(value)
+        if number is not None and math.isfinite(number):
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value
     else:
         raise TypeError(f"unsupported option type {tp!r} at {where}")
-    raise RecipeError(f"{where} must be {_type_name(tp)}, got {_describe(value)}.")
+    raise RecipeError(f"{where} must be {_type_name(tp)}, got {describe_value(value)}.")
+
+
+def _as_float(value: Any) -> float | None:
+    """A YAML number, or a string that spells one (YAML 1.1 reads "1e-4", without a dot, as a string); None for
+    anything else, and for an integer too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _check_bounds(value: Any, meta: Mapping[str, Any], where: str) -> Any:
@@ -213,8 +237,8 @@ def component(value: Any, slot: type, where: str = "", default: Component | None
     if isinstance(value, Mapping) and "name" not in value and default is not None:
         value = {"name": default.name, **value}  # options for the default plugin
     if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
-        raise RecipeError(f"{where} must name {with_article(slot.__name__)} plugin: either a name or a mapping with a 'name' "
-                          f"key and its options, got {_describe(value)}. {_fitting(slot)}")
+        raise RecipeError(f"{where} must name {with_article(slot.__name__)} plugin: either a name or a mapping with "
+                          f"a 'name' key and its options, got {describe_value(value)}. {_fitting(slot)}")
     options = dict(value)
     name = options.pop("name")
     found = registry.find(name)
@@ -243,20 +267,35 @@ def _fitting(slot: type) -> str:
 def _type_name(tp: Any) -> str:
     if tp is Component:
         return "component"
-    names = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
+    names = {bool: "a boolean (true/false)", int: "an integer", float: "a finite number", str: "a string"}
     if tp in names:
         return names[tp]
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _describe(value: Any) -> str:
+#: how values are shown in messages: long strings and deep or long structures abridged
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def describe_value(value: Any) -> str:
+    """A user's value in a message: its kind and a short repr (long strings and deep structures abridged, an
+    integer too long for Python to print said so), e.g. ``string 'abc'``, ``nothing (null)``."""
     kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
             dict: "mapping", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
-    return f"{kind} {value!r}" if value is not None else kind
+    return f"{kind} {_short_repr(value)}" if value is not None else kind
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # Python will not print an integer of more than 4300 digits
+        return "(too long to print)"
 
 
 def _join(where: str, key: Any) -> str:
-    return f"{where}.{key}" if where else str(key)
+    name = key if isinstance(key, str) else _short_repr(key)
+    return f"{where}.{name}" if where else name
 
 
 def _label(where: str) -> str:

@@ -40,7 +40,7 @@ from rich.text import Text
 from .checkpoint import checkpoint_iteration, checkpoint_name, list_checkpoints, newest_valid_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
 from .errors import CheckpointError, GanzooError, RunInterrupted
-from .images import save_png, to_numpy, to_pil
+from .images import sample_path, save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
 from .pretrained import ModelConfig, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
@@ -237,7 +237,7 @@ def _write_samples(accelerator: Accelerator, state: RunState, samples: Mapping[s
     ``samples_dir`` named after ``ctx.iteration``, and images for the trackers."""
     grids = state.method.sample_grids(state.inference_networks(), samples, ctx)
     for name, grid in grids.items():
-        save_png(grid, samples_dir / f"iter_{ctx.iteration:07d}_{name}.png")
+        save_png(grid, sample_path(samples_dir, ctx.iteration, name))
     _log_images(accelerator, grids, ctx.iteration)
 
 

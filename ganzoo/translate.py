@@ -4,8 +4,12 @@ The model is read back by :func:`ganzoo.pretrained.load_model`. The editing itse
 which must have the :class:`~ganzoo.capabilities.AttributeEditor` capability: this module reads images,
 parses the requested changes and writes the result, one row per source image: the source, then its edits.
 
-Images are centre-cropped to a square (the largest one) and resized to the model's size: for the
-aligned CelebA (178x218) and RaFD (256x256) faces that is the official test preprocessing.
+Source images are read as training reads them: decoded as a viewer shows them by the one reader
+(:func:`ganzoo.data.reading.read_image`), hidden files skipped by the layout scan's rule
+(:func:`ganzoo.data.layout.is_hidden`), unreadable files in a folder skipped with a counted
+:class:`~ganzoo.data.UnreadableImageWarning`. They are centre-cropped to a square (the largest one) and
+resized to the model's size: for the aligned CelebA (178x218) and RaFD (256x256) faces that is the official
+test preprocessing.
 """
 
 from __future__ import annotations
@@ -13,12 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch import Tensor
 
 from .capabilities import AttributeEditor, methods_with
-from .data import IMAGE_EXTENSIONS, center_crop, eval_transform
-from .errors import GanzooError
+from .data import IMAGE_EXTENSIONS, ImageFiles, center_crop, eval_transform, find_images
+from .errors import DataError, GanzooError
 from .images import column_grid, save_png
 from .pretrained import load_model
 
@@ -43,23 +46,24 @@ def parse_changes(text: str) -> dict[str, float]:
 
 
 def read_images(source: str | Path, img_size: int) -> Tensor:
-    """An image file, or every image directly in a folder (sorted by name), as (N, 3, S, S) in [-1, 1]."""
+    """An image file, or every image directly in a folder (sorted by name; hidden files left out), as
+    (N, 3, S, S) float32 in [-1, 1]. Unreadable files of a folder are skipped with a warning; DataError when
+    ``source`` is missing, holds no image, or nothing in it is readable."""
     source = Path(source)
     if source.is_dir():
-        paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        paths = find_images(source, recursive=False)
         if not paths:
-            raise GanzooError(f"No images in {source} (looked for {', '.join(IMAGE_EXTENSIONS)} files).")
+            raise DataError(f"No images in {source} (looked for {', '.join(IMAGE_EXTENSIONS)} files; hidden files "
+                            f"are ignored).")
     elif source.is_file():
-        paths = [source]
+        paths = (source,)
     else:
-        raise GanzooError(f"--source {source} does not exist; pass an image or a folder of images.")
-    images = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                images.append(eval_transform(center_crop(image.convert("RGB")), img_size))
-        except Exception as exc:  # any decoding failure of a user's file is the user's to fix
-            raise GanzooError(f"Cannot read image {path}: {exc}") from None
+        raise DataError(f"--source {source} does not exist; pass an image or a folder of images.")
+    files = ImageFiles(paths)
+    images = [eval_transform(center_crop(image), img_size) for index in range(len(files))
+              if (image := files.read(index)) is not None]
+    if not images:
+        raise DataError(f"No readable image in --source {source} (the warnings above say why).")
     return torch.stack(images)
 
 

@@ -7,8 +7,10 @@ an item is a pure function of its key. Batches are drawn by the domain-balanced 
 The dataset is also the image source that a family's view reads (:class:`ImageDataset`: StarGAN v2's
 reference pairs in ``plugins/stargan_v2/data.py``): images by index with their labels and domain names.
 
-Unreadable or corrupt images never stop a run: :meth:`ImageFolderDataset.read` returns the next
-readable image of the same domain instead, warning once per bad file (:mod:`ganzoo.data.reading`).
+Files are decoded as a viewer shows them (:func:`ganzoo.data.reading.read_image`). Unreadable or corrupt
+images never stop a run: :meth:`ImageFolderDataset.read` returns the next readable image of the same domain
+instead, warning once per bad file. A domain without any readable image is a :class:`DataError` at
+construction, before any work starts.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from PIL import Image
 from torch import Tensor, tensor
 from torch.utils.data import Dataset, default_collate
 
-from ..errors import DataError
 from ..registry import register
 from .layout import scan_split
 from .reading import ImageFiles
@@ -54,7 +55,8 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
     """Multi-domain image folders ROOT/{train,val}/<domain>/*.jpg; labels follow the sorted domain names.
 
     ``split`` names the split folder; ``augment`` enables random horizontal flips (otherwise images are
-    only resized). The layout is validated at construction (:class:`DataError`).
+    only resized). The layout, and that every domain has a readable image, are validated at construction
+    (:class:`DataError`).
     """
 
     #: keys of every item (and batch): ``x`` (3, S, S) float32 in [-1, 1], ``y`` int64 label
@@ -70,12 +72,12 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
         self.root, self.img_size, self.split, self.augment = Path(root), img_size, split, augment
         folders = scan_split(self.root, split, num_domains)
         self.domains: tuple[str, ...] = folders.domains
-        self.files = ImageFiles([path for paths in folders.images for path in paths])
+        self.files = ImageFiles(folders.paths)
         self.paths: list[Path] = self.files.paths
         self.labels: list[int] = [label for label, paths in enumerate(folders.images) for _ in paths]
         self._by_domain = DomainIndex(self.labels)
-        self._domain_start = [self.labels.index(label) for label in range(num_domains)]
-        self._domain_size = [len(paths) for paths in folders.images]
+        self._domain_ranges = folders.domain_ranges()
+        self.files.require_readable(self._domain_ranges)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -113,10 +115,6 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
 
     def read(self, index: int) -> Image.Image:
         """The RGB image at ``index``, or the next readable one of its domain (wrapping around)."""
-        label = self.labels[index]
-        start, size = self._domain_start[label], self._domain_size[label]
-        found = self.files.read_first(start + (index - start + step) % size for step in range(size))
-        if found is None:
-            raise DataError(f"Every image of domain {self.domains[label]!r} in {self.root / self.split} is unreadable. "
-                            f"Replace the files or remove the folder.")
-        return found[1]
+        what, indices = self._domain_ranges[self.labels[index]]
+        start, size = indices.start, len(indices)
+        return self.files.read_first((start + (index - start + step) % size for step in range(size)), what)[1]

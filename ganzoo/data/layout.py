@@ -1,9 +1,9 @@
 """Discovery and validation of the multi-domain folder layout ``ROOT/{train,val}/<domain>/*.<image>``.
 
 Domains are the sorted sub-folder names of the split folder and their labels are their positions in
-that order (AFHQ: cat=0, dog=1, wild=2). Images are found recursively; hidden files and folders
-(``.ipynb_checkpoints``, macOS ``._*`` files) are ignored. Every problem is a :class:`DataError`
-raised before any training work starts.
+that order (AFHQ: cat=0, dog=1, wild=2). Images are found recursively. Hidden files and folders are
+ignored by one rule (:func:`is_hidden`), in every folder ganzoo reads (``ganzoo translate`` included). Every
+problem is a :class:`DataError` raised before any training work starts.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from pathlib import Path
 from ..errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: folders that tools create beside users' images and hide from them: macOS zip archives' resource forks,
+#: Synology NAS thumbnails (real JPEGs, which would otherwise be read as training images)
+HIDDEN_FOLDERS = frozenset({"__MACOSX", "@eaDir"})
 
 _LAYOUT_HINT = (
     "Expected layout: ROOT/train/<domain>/*.jpg (and optionally ROOT/val/<domain>/*.jpg), one sub-folder per "
@@ -31,6 +34,20 @@ class DomainFolders:
     domains: tuple[str, ...]
     images: tuple[tuple[Path, ...], ...]
 
+    @property
+    def paths(self) -> list[Path]:
+        """Every image, domain after domain: the index space of :meth:`domain_ranges`."""
+        return [path for paths in self.images for path in paths]
+
+    def domain_ranges(self) -> list[tuple[str, range]]:
+        """Per domain, in label order: a description for messages (``"domain 'cat' in data/train"``) and the
+        indices of its images in :attr:`paths`."""
+        ranges, start = [], 0
+        for name, paths in zip(self.domains, self.images):
+            ranges.append((f"domain {name!r} in {self.split_dir}", range(start, start + len(paths))))
+            start += len(paths)
+        return ranges
+
 
 def has_split(root: str | Path, split: str) -> bool:
     """Whether ``ROOT/<split>`` exists (callers use it to fall back from ``val`` to ``train``)."""
@@ -46,14 +63,14 @@ def scan_split(root: str | Path, split: str, num_domains: int | None) -> DomainF
         raise DataError(f"Dataset folder {root} does not exist (data.root). {_LAYOUT_HINT}")
     if not split_dir.is_dir():
         raise DataError(f"Dataset folder {root} has no '{split}' folder. {_LAYOUT_HINT}")
-    domains = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    domains = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not is_hidden(p.name))
     if not domains:
         raise DataError(f"{split_dir} has no domain sub-folders. {_LAYOUT_HINT}")
     if num_domains is not None and len(domains) != num_domains:
         raise DataError(f"{split_dir} has {len(domains)} domain folders ({', '.join(domains)}) but "
                         f"data.num_domains={num_domains}. Set data.num_domains={len(domains)}, or add or remove "
                         f"domain folders.")
-    images = tuple(_images_in(split_dir / name) for name in domains)
+    images = tuple(find_images(split_dir / name, recursive=True) for name in domains)
     for name, paths in zip(domains, images):
         if not paths:
             raise DataError(f"No images in domain folder {split_dir / name} (looked for "
@@ -61,8 +78,18 @@ def scan_split(root: str | Path, split: str, num_domains: int | None) -> DomainF
     return DomainFolders(split_dir, tuple(domains), images)
 
 
-def _images_in(folder: Path) -> tuple[Path, ...]:
-    found = (p for p in folder.rglob("*")
+def is_hidden(name: str) -> bool:
+    """Whether a file or folder named ``name`` is hidden from ganzoo, as a file browser hides it: dot-files and
+    dot-folders (``.DS_Store``, macOS ``._*`` AppleDouble files, ``.ipynb_checkpoints/``, ``.git/``) and
+    :data:`HIDDEN_FOLDERS`. Everything inside a hidden folder is hidden too (see :func:`find_images`)."""
+    return name.startswith(".") or name in HIDDEN_FOLDERS
+
+
+def find_images(folder: str | Path, *, recursive: bool) -> tuple[Path, ...]:
+    """The image files (:data:`IMAGE_EXTENSIONS`, any letter case) in ``folder``, or below it with ``recursive``,
+    sorted by their path below ``folder``; hidden files and whatever is inside hidden folders are left out."""
+    folder = Path(folder)
+    found = (p for p in (folder.rglob("*") if recursive else folder.iterdir())
              if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+             and not any(is_hidden(part) for part in p.relative_to(folder).parts))
     return tuple(sorted(found, key=lambda p: p.relative_to(folder).as_posix()))

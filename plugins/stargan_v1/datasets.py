@@ -93,19 +93,23 @@ def _split_by(values: Tensor, keys: Tensor) -> list[tuple[Tensor, Tensor]]:
 class LabelledImages(Dataset[dict[str, Tensor]]):
     """Images with one group of label vectors (N, size); the base of the single-dataset plugins.
 
-    Subclasses find their images, labels and label names, then call this ``__init__``. An unreadable
-    image is replaced by the next readable one, with its labels, and reported once with an
-    :class:`~ganzoo.data.UnreadableImageWarning`.
+    Subclasses find their images, labels and label names, then call this ``__init__`` with ``source``, the
+    dataset's description in messages, and ``domain_ranges`` where images come in domains (as
+    :meth:`~ganzoo.data.DomainFolders.domain_ranges`). Construction checks that every domain (or, without
+    domains, the dataset) holds a readable image: DataError otherwise. An unreadable image is replaced by the
+    next readable one, with its labels, and reported once with an :class:`~ganzoo.data.UnreadableImageWarning`.
     """
 
     batch_keys: ClassVar[tuple[str, ...]] = ("x", "c_org", "c_trg")
     multi_label: ClassVar[bool]
 
     def __init__(self, *, paths: Sequence[Path], labels: Tensor, domains: Sequence[str], img_size: int,
-                 crop_size: int | None, augment: bool) -> None:
+                 crop_size: int | None, augment: bool, source: str,
+                 domain_ranges: Sequence[tuple[str, range]] | None = None) -> None:
         self.files = ImageFiles(paths)
         self.paths, self.labels, self.domains = self.files.paths, labels.float(), tuple(domains)
-        self.img_size, self.crop_size, self.augment = img_size, crop_size, augment
+        self.img_size, self.crop_size, self.augment, self.source = img_size, crop_size, augment, source
+        self.files.require_readable(domain_ranges or [(source, range(len(self.files)))])
 
     @property
     def label_layout(self) -> LabelLayout:
@@ -140,10 +144,7 @@ class LabelledImages(Dataset[dict[str, Tensor]]):
 
     def _read(self, index: int) -> tuple[int, Image.Image]:
         """(index, RGB image) of the first readable image from ``index`` on (wrapping around)."""
-        found = self.files.read_first((index + step) % len(self) for step in range(len(self)))
-        if found is None:
-            raise DataError(f"Every image of the dataset is unreadable (first: {self.paths[0]}).")
-        return found
+        return self.files.read_first(((index + step) % len(self) for step in range(len(self))), self.source)
 
 
 # --- CelebA -------------------------------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class CelebADataset(LabelledImages):
             raise DataError(f"{paths[0]}, listed in {root / c.attr_file}, does not exist. Put the aligned CelebA "
                             f"images in {image_dir} (data.dataset.image_dir).")
         super().__init__(paths=paths, labels=labels[rows], domains=c.attrs, img_size=img_size, crop_size=c.crop_size,
-                         augment=augment)
+                         augment=augment, source=f"the CelebA {split} split in {image_dir}")
 
 
 def _check_attrs(attrs: Sequence[str], num_domains: int, where: str) -> None:
@@ -275,9 +276,9 @@ class LabelFolderDataset(LabelledImages):
         self.config = config
         folders = scan_split(root, split, num_domains)
         classes = torch.tensor([label for label, paths in enumerate(folders.images) for _ in paths])
-        super().__init__(paths=[p for paths in folders.images for p in paths],
-                         labels=torch.nn.functional.one_hot(classes, len(folders.domains)), domains=folders.domains,
-                         img_size=img_size, crop_size=config.crop_size, augment=augment)
+        super().__init__(paths=folders.paths, labels=torch.nn.functional.one_hot(classes, len(folders.domains)),
+                         domains=folders.domains, img_size=img_size, crop_size=config.crop_size, augment=augment,
+                         source=str(folders.split_dir), domain_ranges=folders.domain_ranges())
 
 
 @register("dataset", "synthetic_labels")

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo import interfaces
-from ganzoo.errors import RecipeError
+from ganzoo.interfaces import require_img_size
 from ganzoo.registry import register
 from ganzoo.schema import option
 
@@ -68,10 +68,11 @@ class ResidualBlock(nn.Module):
         return x + self.norm2(self.conv2(F.relu(self.norm1(self.conv1(x)))))
 
 
-def _check_divisible(img_size: int, factor: int, network: str, option_key: str) -> None:
-    if img_size % factor:
-        raise RecipeError(f"StarGAN v1 {network}: data.img_size={img_size} must be a multiple of {factor} "
-                          f"({option_key}); choose another data.img_size.")
+def _check_multiple(img_size: int, halvings: int, network: str) -> None:
+    """RecipeError unless ``img_size`` survives ``halvings`` stride-2 layers whole: a multiple of 2**halvings."""
+    factor = 2 ** halvings
+    require_img_size(img_size, lambda n: n % factor == 0, network=f"StarGAN v1's {network}",
+                     rule=f"a multiple of 2**{halvings} = {factor}")
 
 
 @register("generator", "stargan_v1")
@@ -85,12 +86,17 @@ class Generator(interfaces.ImageToImageGenerator):
         conv_dim: int = option(64, "Channels of the first feature map (doubled by each downsampling).", min=1)
         repeat_num: int = option(6, "Residual blocks in the bottleneck.", min=0)
 
+    @classmethod
+    def check_img_size(cls, img_size: int, config: Config) -> None:
+        """Multiples of 4 (two stride-2 downsamplings); RecipeError naming the nearest otherwise."""
+        _check_multiple(img_size, NUM_SAMPLINGS, "generator (two stride-2 downsamplings)")
+
     def __init__(self, config: Config, *, img_size: int, condition_dim: int) -> None:
         """``condition_dim`` is the label vector's size (with the mask vector, in joint training)."""
         super().__init__()
+        self.check_img_size(img_size, config)
         self.config = config
         conv_dim, c_dim = config.conv_dim, condition_dim
-        _check_divisible(img_size, 2 ** NUM_SAMPLINGS, "generator", "two stride-2 downsamplings")
         self.img_size = img_size
         self.c_dim = c_dim
         widths = [conv_dim * 2 ** i for i in range(NUM_SAMPLINGS + 1)]
@@ -119,13 +125,20 @@ class Discriminator(interfaces.AuxiliaryClassifierDiscriminator):
     @dataclass
     class Config:
         conv_dim: int = option(64, "Channels of the first feature map (doubled by each layer).", min=1)
-        repeat_num: int = option(6, "Stride-2 convolutions (the patch grid is img_size / 2**repeat_num).", min=1)
+        repeat_num: int = option(6, "Stride-2 convolutions (the patch grid is img_size / 2**repeat_num).", min=1,
+                                 max=16)
+
+    @classmethod
+    def check_img_size(cls, img_size: int, config: Config) -> None:
+        """Multiples of 2**repeat_num; RecipeError naming the nearest otherwise."""
+        _check_multiple(img_size, config.repeat_num,
+                        f"discriminator with method.discriminator.repeat_num={config.repeat_num}")
 
     def __init__(self, config: Config, *, img_size: int, num_classes: int) -> None:
         super().__init__()
+        self.check_img_size(img_size, config)
         self.config = config
         conv_dim, repeat_num = config.conv_dim, config.repeat_num
-        _check_divisible(img_size, 2 ** repeat_num, "discriminator", "2**method.discriminator.repeat_num")
         self.img_size = img_size
         widths = [3] + [conv_dim * 2 ** i for i in range(repeat_num)]
         self.trunk = nn.ModuleList(nn.Conv2d(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:]))

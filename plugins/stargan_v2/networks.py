@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo import interfaces
+from ganzoo.interfaces import require_img_size
 from ganzoo.registry import register
 from ganzoo.schema import option
 
@@ -34,10 +35,15 @@ def default_base_channels(img_size: int) -> int:
     return 2 ** 14 // img_size
 
 
-def _num_halvings(img_size: int, minimum: int, network: str) -> int:
-    """log2(img_size), after checking it is a power of two the network supports."""
-    if img_size < minimum or img_size & (img_size - 1):
-        raise ValueError(f"StarGAN v2 {network}: img_size must be a power of two >= {minimum}, got {img_size}")
+def _check_power_of_two(img_size: int, minimum: int, network: str) -> None:
+    """RecipeError unless ``img_size`` is a power of two >= ``minimum``: the network halves the image down to
+    a fixed size (4x4 for the trunk, 16x16 and below for the generator's encoder)."""
+    require_img_size(img_size, lambda n: n >= minimum and n & (n - 1) == 0, network=f"StarGAN v2's {network}",
+                     rule=f"a power of two >= {minimum}")
+
+
+def _num_halvings(img_size: int) -> int:
+    """log2(img_size) of a size :func:`_check_power_of_two` accepted."""
     return img_size.bit_length() - 1
 
 
@@ -197,12 +203,18 @@ class Generator(interfaces.ImageToImageGenerator):
                               min=0.0)
         base_channels: int | None = option(None, "Channels of the first feature map; null: 2**14 // img_size.", min=1)
 
+    @classmethod
+    def check_img_size(cls, img_size: int, config: Config) -> None:
+        """Powers of two from 16 (with or without the high-pass skip); RecipeError naming the nearest otherwise."""
+        _check_power_of_two(img_size, 16, "generator")
+
     def __init__(self, config: Config, *, img_size: int, condition_dim: int) -> None:
         """``condition_dim`` is the style code size."""
         super().__init__()
+        self.check_img_size(img_size, config)
         self.config = config
         w_hpf, style_dim = config.w_hpf, condition_dim
-        stages = _num_halvings(img_size, 16, "generator") - 4 + (1 if w_hpf > 0 else 0)
+        stages = _num_halvings(img_size) - 4 + (1 if w_hpf > 0 else 0)
         base = config.base_channels or default_base_channels(img_size)
         widths = _stage_widths(base, stages, config.max_conv_dim)
         self.img_size = img_size
@@ -298,10 +310,13 @@ class DownsamplingTrunk(nn.Module):
     A 3x3 conv, residual blocks halving the size down to 4x4, then LeakyReLU, a 4x4 valid conv and LeakyReLU.
     """
 
-    def __init__(self, config: TrunkConfig, *, img_size: int, network: str) -> None:
+    #: the smallest image: one halving down to 4x4
+    MIN_IMG_SIZE = 8
+
+    def __init__(self, config: TrunkConfig, *, img_size: int) -> None:
         super().__init__()
         base = config.base_channels or default_base_channels(img_size)
-        widths = _stage_widths(base, _num_halvings(img_size, 8, network) - 2, config.max_conv_dim)
+        widths = _stage_widths(base, _num_halvings(img_size) - 2, config.max_conv_dim)
         self.out_channels = widths[-1]
         self.from_rgb = nn.Conv2d(3, base, 3, 1, 1)
         self.blocks = nn.ModuleList(ResBlk(dim_in, dim_out, downsample=True)
@@ -321,12 +336,18 @@ class StyleEncoder(interfaces.ImageStyleSource):
 
     Config = TrunkConfig
 
+    @classmethod
+    def check_img_size(cls, img_size: int, config: Config) -> None:
+        """Powers of two from 8; RecipeError naming the nearest otherwise."""
+        _check_power_of_two(img_size, DownsamplingTrunk.MIN_IMG_SIZE, "style encoder")
+
     def __init__(self, config: Config, *, img_size: int, style_dim: int, num_domains: int) -> None:
         super().__init__()
+        self.check_img_size(img_size, config)
         self.config = config
         self.img_size = img_size
         self.style_dim = style_dim
-        self.trunk = DownsamplingTrunk(config, img_size=img_size, network="style encoder")
+        self.trunk = DownsamplingTrunk(config, img_size=img_size)
         self.heads = nn.ModuleList(nn.Linear(self.trunk.out_channels, style_dim) for _ in range(num_domains))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -343,11 +364,17 @@ class Discriminator(interfaces.DomainDiscriminator):
 
     Config = TrunkConfig
 
+    @classmethod
+    def check_img_size(cls, img_size: int, config: Config) -> None:
+        """Powers of two from 8; RecipeError naming the nearest otherwise."""
+        _check_power_of_two(img_size, DownsamplingTrunk.MIN_IMG_SIZE, "discriminator")
+
     def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
         super().__init__()
+        self.check_img_size(img_size, config)
         self.config = config
         self.img_size = img_size
-        self.trunk = DownsamplingTrunk(config, img_size=img_size, network="discriminator")
+        self.trunk = DownsamplingTrunk(config, img_size=img_size)
         self.head = nn.Conv2d(self.trunk.out_channels, num_domains, 1, 1, 0)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:

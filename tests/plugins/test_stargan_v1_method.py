@@ -109,7 +109,9 @@ def test_edit_errors(changes, message):
 # --- configuration errors and the benchmark path ------------------------------------------------------------------
 
 def test_configuration_errors():
-    with pytest.raises(RecipeError, match="data.img_size=20 must be a multiple of 8 .*repeat_num"):
+    with pytest.raises(RecipeError, match="data.img_size=20 is not supported by StarGAN v1's discriminator with "
+                                          "method.discriminator.repeat_num=3: use a multiple of 2\\*\\*3 = 8 "
+                                          "\\(nearest: 16 or 24\\)"):
         method(img_size=20, discriminator={"name": "stargan_v1", "repeat_num": 3})
     with pytest.raises(RecipeError, match="method.c2_dim=5 leaves no label for the first dataset"):
         method(c2_dim=5)

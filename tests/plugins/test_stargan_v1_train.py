@@ -127,7 +127,7 @@ def test_translate_grid_and_errors(trained, tmp_path):
     cases = [
         (dict(source=image, attrs="0_red_circle=2"), "exclusive classes: name exactly one, with the value 1"),
         (dict(source=image, attrs="0_red_circle"), "is not NAME=VALUE"),
-        (dict(source=tmp_path / "broken.png", grid=True), "Cannot read image .*broken.png"),
+        (dict(source=tmp_path / "broken.png", grid=True), "No readable image in --source .*broken.png"),
         (dict(source=tmp_path / "empty", grid=True), "No images in"),
         (dict(source=tmp_path / "nowhere.png", grid=True), "does not exist"),
         (dict(source=image), "Pass either --attrs"),

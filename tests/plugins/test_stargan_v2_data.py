@@ -102,9 +102,9 @@ def test_no_augmentation_without_seed_or_when_the_images_are_not_augmented(tmp_p
 def test_unreadable_images_are_replaced_within_their_domain(make_image_folders):
     root = make_image_folders()
     (root / "train" / "a" / "img000.png").write_bytes(b"not a png")
-    pairs = ReferencePairs(make(ImageFolderDataset, root=root, img_size=8, num_domains=2))
-    with pytest.warns(UnreadableImageWarning, match="Skipping unreadable image"):
-        item = pairs[ReferenceKey(0, 0, 2, None)]
+    with pytest.warns(UnreadableImageWarning, match="Skipping unreadable image"):  # found at construction
+        pairs = ReferencePairs(make(ImageFolderDataset, root=root, img_size=8, num_domains=2))
+    item = pairs[ReferenceKey(0, 0, 2, None)]
     assert torch.equal(item["x"], pairs.load(1)) and torch.equal(item["x_ref"], item["x"])
     assert item["y"].item() == item["y_ref"].item() == 0
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ganzoo import registry
-from ganzoo.errors import CheckpointError
+from ganzoo.errors import CheckpointError, RecipeError
 from ganzoo.interfaces import (DomainDiscriminator, ImageStyleSource, ImageToImageGenerator, LatentStyleSource,
                                count_parameters)
 from ganzoo.plugins.stargan_v2 import (Discriminator, Generator, MappingNetwork, StyleEncoder, ganzoo_to_official,
@@ -83,11 +83,13 @@ def test_masks_without_high_pass_are_refused() -> None:
 
 
 @pytest.mark.parametrize(("cls", "img_size", "match"), [
-    (Generator, 48, "power of two >= 16"), (Generator, 8, "power of two >= 16"),
-    (StyleEncoder, 4, "power of two >= 8"), (Discriminator, 100, "power of two >= 8"),
+    (Generator, 48, "StarGAN v2's generator: use a power of two >= 16 \\(nearest: 32 or 64\\)"),
+    (Generator, 8, "StarGAN v2's generator: use a power of two >= 16 \\(nearest: 16\\)"),
+    (StyleEncoder, 4, "StarGAN v2's style encoder: use a power of two >= 8 \\(nearest: 8\\)"),
+    (Discriminator, 100, "StarGAN v2's discriminator: use a power of two >= 8 \\(nearest: 64 or 128\\)"),
 ])
 def test_bad_img_size_is_a_clear_error(cls: type, img_size: int, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(RecipeError, match=f"data.img_size={img_size} is not supported by {match}"):
         make(cls, img_size=img_size)
 
 
