@@ -8,7 +8,6 @@ import json
 import os
 import random
 import re
-import stat
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from torch import nn
 from ganzoo.checkpoint import (list_checkpoints, load_checkpoint, newest_valid_checkpoint, save_checkpoint,
                                verify_checkpoint, weight_mismatch)
 from ganzoo.errors import CheckpointError, OutputError
+from faults import fail_second_file_fsync
 
 
 def make(seed: int = 0):
@@ -183,16 +183,7 @@ def test_a_full_disk_or_unwritable_folder_is_a_clear_error_that_changes_nothing(
     net, opt = make()
     save_checkpoint(tmp_path, 2, {"g": net}, {"g": net}, {"g": opt}, {}, keep=1)
     before = snapshot(tmp_path)
-    real_fsync, files = os.fsync, []
-
-    def failing_fsync(fd: int) -> None:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            files.append(fd)
-            if len(files) == 2:
-                raise OSError(code, os.strerror(code))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", failing_fsync)
+    files = fail_second_file_fsync(monkeypatch, code)
     step(net, opt)
     message = re.escape(f"Cannot write into {tmp_path}: {os.strerror(code)}. {fix}")
     with pytest.raises(OutputError, match=message) as caught:

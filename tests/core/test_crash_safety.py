@@ -10,7 +10,6 @@ import io
 import os
 import re
 import signal
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from ganzoo.checkpoint import FAULT_ENV, FAULT_POINTS, list_checkpoints, newest_
 from ganzoo.errors import CheckpointError
 from ganzoo.recipe import load_recipe
 from ganzoo.trainer import train
+from faults import fail_second_file_fsync
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny.yaml"
 # Checkpoints at 2, 4 and 6; keep 1, so writing 4 also prunes 2.
@@ -106,20 +106,6 @@ def snapshot(run: Path) -> dict[str, bytes]:
     """Every file of the run folder but the ones a resumed run appends to or rewrites on purpose."""
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*"))
             if p.is_file() and p.name not in ("train.log", "recipe.resolved.yaml")}
-
-
-def fail_second_file_fsync(monkeypatch, code: int) -> None:
-    """Make the disk refuse (``code``) while the second file of the next checkpoint is being written."""
-    real_fsync, files = os.fsync, []
-
-    def fsync(fd: int) -> None:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            files.append(fd)
-            if len(files) == 2:
-                raise OSError(code, os.strerror(code))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
 
 
 @pytest.mark.parametrize("code, fix", [(errno.ENOSPC, "Free space on that disk"),
