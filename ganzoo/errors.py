@@ -46,6 +46,9 @@ _UNWRITABLE = {
     errno.EACCES: "Make the folder writable (chmod, chown), or write to another folder",
     errno.EPERM: "Make the folder writable (chmod, chown), or write to another folder",
     errno.EROFS: "That file system is read-only: write to another folder",
+    errno.EEXIST: "A file stands where a folder is needed: choose another path",
+    errno.ENOTDIR: "A file stands where a folder is needed: choose another path",
+    errno.EISDIR: "A folder stands where a file is needed: choose another path",
 }
 
 

@@ -106,15 +106,20 @@ class Recipe:
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
-    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run); RecipeError for
-    anything wrong with it."""
+    """Load, inherit, override and validate a recipe (a YAML file, or a run folder to re-run: its
+    ``recipe.resolved.yaml``, with ``output_dir`` set to that folder wherever it now is); RecipeError for anything
+    wrong with it."""
     path = Path(path)
-    if path.is_dir():
-        path = path / RESOLVED_NAME
-    raw = _load_with_bases(path, [])
+    run_folder = path.is_dir()
+    raw = _load_with_bases(path / RESOLVED_NAME if run_folder else path, [])
+    if run_folder:  # the run is where its folder is now (moved, copied, or named from another directory)
+        raw["output_dir"] = str(path)
     for item in overrides:
         apply_override(raw, item)
     recipe = parse(Recipe, raw)
+    if not str(recipe.output_dir).strip():
+        raise RecipeError("output_dir is empty: name the run folder (e.g. output_dir=runs/my_run); an empty one "
+                          "would write the run into the current folder.")
     check_img_size(recipe)
     return recipe
 

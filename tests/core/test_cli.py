@@ -92,3 +92,12 @@ def test_list_shows_a_plugins_options_with_its_slots():
     assert "regularizer" in result.output and "Regularizer plugin" in result.output and "f_lr" in result.output
     result = CliRunner().invoke(cli, ["list", "loss", "r1"])
     assert result.exit_code == 0 and "loss 'r1' has no options." in result.output
+
+
+def test_an_output_dir_that_is_a_file_is_one_clear_error(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    result = ganzoo("run", str(TINY), f"output_dir={tmp_path / 'afile'}", f"data.root={tmp_path / 'data'}",
+                    cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Cannot write into" in result.stderr and "choose another path" in result.stderr
+    assert "Traceback" not in result.stderr and (tmp_path / "afile").read_text() == "not a folder"

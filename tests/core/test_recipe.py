@@ -155,3 +155,18 @@ def test_missing_recipe_file(tmp_path):
 def test_section_of_wrong_type(tmp_path):
     with pytest.raises(RecipeError, match="'train' must be a mapping"):
         load_recipe(write(tmp_path / "r.yaml", MINIMAL + "train: 5\n"))
+
+
+def test_a_run_folder_is_rerun_where_it_is_now(tmp_path):
+    """`ganzoo run RUN` resumes RUN itself, even when the run was moved or copied, or RUN is named from another
+    directory (its recipe.resolved.yaml holds the output_dir of the run that wrote it, maybe relative)."""
+    run = tmp_path / "copies" / "run2"
+    run.mkdir(parents=True)
+    dump_recipe(load_recipe(AFHQ, ["output_dir=runs/original"]), run / "recipe.resolved.yaml")
+    assert load_recipe(run).output_dir == str(run)
+    assert load_recipe(run, ["output_dir=elsewhere"]).output_dir == "elsewhere"  # an explicit override wins
+
+
+def test_an_empty_output_dir_is_refused(tmp_path):
+    with pytest.raises(RecipeError, match="output_dir is empty"):
+        load_recipe(AFHQ, ["output_dir="])
