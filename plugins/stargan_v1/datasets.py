@@ -287,7 +287,7 @@ class SyntheticLabelsDataset(LabelFolderDataset):
 
     @dataclass
     class Config(SyntheticOptions, LabelFolderDataset.Config):
-        """Options of the synthetic label dataset (changing a generation option regenerates ROOT)."""
+        """Options of the synthetic label dataset (each set of generation options needs its own ROOT)."""
 
     def __init__(self, config: Config, *, root: str | Path, img_size: int, num_domains: int, split: str = "train",
                  augment: bool = True) -> None:

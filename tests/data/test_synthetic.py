@@ -87,15 +87,19 @@ def test_interrupted_generation_is_redone(tmp_path, monkeypatch):
     assert len(list((root / "train" / "0_red_circle").iterdir())) == 12
 
 
-def test_changed_options_regenerate_and_same_options_reuse(tmp_path):
+def test_same_options_reuse_and_changed_options_never_delete_data_in_use(tmp_path):
+    """Another run may be training on the folder: changed options stop with the fix, leaving every file as it was."""
     root = tmp_path / "s"
     ensure_synthetic(root, **_options())
     stamp = (root / "train" / "0_red_circle" / "00000.png").stat().st_mtime_ns
     ensure_synthetic(root, **_options())
     assert (root / "train" / "0_red_circle" / "00000.png").stat().st_mtime_ns == stamp
-    ensure_synthetic(root, **_options(num_domains=4, images_per_domain=5))
-    assert sorted(p.name for p in (root / "train").iterdir())[-1] == "3_yellow_star"
-    assert len(list((root / "train" / "0_red_circle").iterdir())) == 5
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    with pytest.raises(DataError, match=r"other options \(num_domains 3 -> 4, images_per_domain .* -> 5\).*another "
+                                        r"folder.*or delete"):
+        ensure_synthetic(root, **_options(num_domains=4, images_per_domain=5))
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert (root / "train" / "0_red_circle" / "00000.png").stat().st_mtime_ns == stamp
 
 
 def test_generates_into_an_empty_existing_folder(tmp_path):
