@@ -106,7 +106,8 @@ def test_round_trip_through_the_resolved_recipe(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     dump_recipe(r, run_dir / "recipe.resolved.yaml")
-    assert load_recipe(run_dir) == r  # a run folder re-runs from its resolved recipe
+    assert load_recipe(run_dir) == load_recipe(AFHQ, ["train.batch_size=4", f"output_dir={run_dir}"])
+    assert load_recipe(run_dir / "recipe.resolved.yaml") == r  # the file itself: exactly the recipe written
 
 
 @pytest.mark.parametrize("override, message", [
