@@ -165,6 +165,26 @@ class ImageStyleSource(StyleSource):
     def forward(self, x: Tensor, y: Tensor) -> Tensor: ...
 
 
+# --- landmark detectors -------------------------------------------------------------------------------------------
+
+class LandmarkDetector(Network, nn.Module, ABC):
+    """A frozen network that finds landmarks (face keypoints) in images: ``heatmaps(x)`` and ``landmarks(x)``.
+
+    It is never trained: it stays in eval mode whatever ``train()`` asks, and its parameters need no gradient.
+    Context: none. Images are (B, 3, H, W) in [-1, 1], as everywhere.
+    """
+
+    num_landmarks: int
+
+    @abstractmethod
+    def heatmaps(self, x: Tensor) -> Tensor:
+        """One heatmap per landmark, (B, num_landmarks, h, w) float32, at the network's own resolution."""
+
+    @abstractmethod
+    def landmarks(self, x: Tensor) -> Tensor:
+        """Landmark positions (B, num_landmarks, 2) float32, (x, y) in pixels of ``x``."""
+
+
 # --- losses -------------------------------------------------------------------------------------------------------
 
 class Loss(Plugin, nn.Module, ABC):

@@ -6,6 +6,10 @@ state dicts keyed by network name. ganzoo names the same tensors more readably (
 official files are handled here: DataParallel ``module.`` prefixes (issue #173) and the generator's
 ``hpf.filter`` buffer, which files from before 2021 lack (issue #103) and which ganzoo derives from
 ``w_hpf`` instead of storing.
+
+The face-landmark network (FAN) of the CelebA-HQ setup comes as the released ``wing.ckpt``
+(``{"state_dict": ...}``, AdaptiveWingLoss names) or as the ``fan`` entry of an official CelebA-HQ checkpoint;
+:func:`official_fan_to_ganzoo` renames it and :func:`load_fan_weights` loads it.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ from typing import Mapping
 
 from torch import Tensor, nn
 
+from ganzoo.interfaces import LandmarkDetector
+
 from ganzoo.checkpoint import WeightMismatch, load_torch_file, weight_mismatch
 from ganzoo.errors import CheckpointError
 
 from .networks import HighPass
 
 NETWORKS = ("generator", "mapping_network", "style_encoder", "discriminator")
+#: where the official FAN weights are published
+FAN_SOURCE = ("clovaai/stargan-v2's download.sh: `bash download.sh wing` writes expr/checkpoints/wing.ckpt (with "
+              "celeba_lm_mean.npz, the mean landmarks of `ganzoo align`)")
 
 #: official Sequential holding the style encoder's / discriminator's trunk
 _OFFICIAL_TRUNK = {"style_encoder": "shared", "discriminator": "main"}
@@ -90,6 +99,47 @@ def load_official_weights(module: nn.Module, state_dict: Mapping[str, Tensor], n
     if mismatch is not None:
         raise CheckpointError(_mismatch_message(network, state, expected, mismatch))
     module.load_state_dict(state)
+
+
+def official_fan_to_ganzoo(state_dict: Mapping[str, Tensor], depth: int = 4) -> dict[str, Tensor]:
+    """Rename the official FAN state dict (``wing.ckpt``'s ``state_dict``, or the ``fan`` entry of an official
+    checkpoint; ``module.`` prefixes dropped) to the names of :class:`~ganzoo.plugins.stargan_v2.fan.FAN` with a
+    hourglass of ``depth`` levels. Official hourglass blocks ``m0.b{1,2,3}_{level}`` (level ``depth`` outermost)
+    become ``hourglass.[inner.]*.{skip,down,up}``, ``m0.b2_plus_1`` the innermost ``inner``."""
+    pairs = [("conv1.conv.", "stem_conv.conv."), ("bn1.", "stem_norm."), ("conv2.", "blocks.0."),
+             ("conv3.", "blocks.1."), ("conv4.", "blocks.2."), ("m0.coordconv.", "hourglass_conv."),
+             ("m0.b2_plus_1.", "hourglass." + "inner." * depth), ("top_m_0.", "head_block."),
+             ("conv_last0.", "head_conv."), ("bn_end0.", "head_norm."), ("l0.", "head.")]
+    for level in range(depth, 0, -1):
+        path = "hourglass." + "inner." * (depth - level)
+        pairs += [(f"m0.b{i}_{level}.", f"{path}{part}.") for i, part in ((1, "skip"), (2, "down"), (3, "up"))]
+    return _rename(_unprefixed(state_dict), pairs)
+
+
+def load_fan_weights(fan: LandmarkDetector, source: str | Path | Mapping[str, Tensor], *,
+                     key: str = "method.fan_weights") -> None:
+    """Load official FAN weights into ``fan``: ``source`` is a ``wing.ckpt`` path (``{"state_dict": ...}``, read
+    with ``torch.load(weights_only=True)``) or an official FAN state dict. CheckpointError when the file is missing
+    (naming ``key``, the recipe key that sets it, and where the file is published), unreadable, or does not fit."""
+    if isinstance(source, Mapping):
+        state, where = source, "The FAN weights"
+    else:
+        path = Path(source)
+        if not str(source) or not path.is_file():
+            given = f"{path} does not exist" if str(source) else "it is not set"
+            raise CheckpointError(f"{key} must name the FAN weights file wing.ckpt ({given}). It is published by "
+                                  f"{FAN_SOURCE}; then set {key}=PATH/TO/wing.ckpt.")
+        data = load_torch_file(path, "FAN checkpoint (wing.ckpt)")
+        if not (isinstance(data, dict) and isinstance(data.get("state_dict"), dict)):
+            raise CheckpointError(f"{path} is not a FAN checkpoint: the released wing.ckpt holds {{'state_dict': "
+                                  f"...}}. Get it from {FAN_SOURCE}.")
+        state, where = data["state_dict"], str(path)
+    renamed = official_fan_to_ganzoo(state, depth=getattr(getattr(fan, "config", None), "hourglass_depth", 4))
+    mismatch = weight_mismatch(renamed, fan.state_dict())
+    if mismatch is not None:
+        raise CheckpointError(f"{where} does not fit the FAN (98 landmarks, one hourglass of depth 4): {mismatch}. "
+                              f"Use the released wing.ckpt ({FAN_SOURCE}).")
+    fan.load_state_dict(renamed)
 
 
 def _prefix_pairs(network: str, blocks: int) -> list[tuple[str, str]]:
