@@ -101,12 +101,15 @@ class TrainingMethod(ABC):
     build their networks in ``__init__`` and expose them in ``networks``. ``ema_networks`` lists the
     networks that get an exponential moving average copy, used for samples and exported weights.
     ``inference_networks`` lists the networks exported for inference (each as its EMA copy where it has
-    one); empty means the EMA networks.
+    one); empty means the EMA networks. ``frozen_networks`` lists networks the method uses but never trains
+    (StarGAN v2's face-landmark network): they get no optimizer, checkpoints leave them out (the method loads
+    them from their own files), and ``ganzoo bench`` reports their share of an iteration.
     """
 
     Config: ClassVar[type]
     ema_networks: ClassVar[tuple[str, ...]] = ()
     inference_networks: ClassVar[tuple[str, ...]] = ()
+    frozen_networks: ClassVar[tuple[str, ...]] = ()
     #: keys a batch from the dataset must provide (checked before training starts)
     batch_keys: ClassVar[tuple[str, ...]] = ()
 

@@ -84,12 +84,17 @@ class RunState:
         inference = self.inference_networks()
         return {name: inference[name] for name in self.method.exported_networks}
 
+    def trained_networks(self) -> dict[str, nn.Module]:
+        """The networks a checkpoint holds: all but the method's ``frozen_networks`` (never trained, rebuilt from
+        their own files)."""
+        return {name: net for name, net in self.networks.items() if name not in self.method.frozen_networks}
+
     def save(self, directory: Path, keep: int) -> Path:
         """Write the checkpoint of iteration :attr:`iteration` into ``directory``, keeping the newest ``keep``
         checkpoints. Returns its folder. Raises NonFiniteError, writing and deleting nothing, if a weight, EMA
         weight or optimizer state holds a NaN or an infinity."""
         self.check_finite(directory)
-        return save_checkpoint(directory, self.iteration, self.networks, self.ema.networks, self.optimizers,
+        return save_checkpoint(directory, self.iteration, self.trained_networks(), self.ema.networks, self.optimizers,
                                self.method.state_dict(), keep=keep,
                                grad_scaler=None if self.scaler is None else self.scaler.state_dict())
 
@@ -98,7 +103,7 @@ class RunState:
         ``checkpoint`` (CheckpointError if it is unreadable or written for another model), then put the recipe's
         optimizer settings (:meth:`TrainingMethod.optimizer_settings`) into the optimizers. Returns one line per
         setting that changed, e.g. ``method.lr 0.0001 -> 0.0005 from the recipe``."""
-        saved = load_checkpoint(checkpoint, self.networks, self.ema.networks, self.optimizers)
+        saved = load_checkpoint(checkpoint, self.trained_networks(), self.ema.networks, self.optimizers)
         loaded = {name: [dict(group) for group in opt.param_groups] for name, opt in self.optimizers.items()}
         self.method.load_state_dict(saved.method)
         if self.scaler is not None and saved.grad_scaler is not None:
@@ -114,7 +119,7 @@ class RunState:
         """The first weight, EMA weight or optimizer state tensor holding a NaN or an infinity, as (its network, its
         name for a person: ``weight generator.encode.0.weight``), or None. One device sync."""
         named = [(net_name, f"{kind} {net_name}.{key}", value)
-                 for kind, nets in (("weight", self.networks), ("EMA weight", self.ema.networks))
+                 for kind, nets in (("weight", self.trained_networks()), ("EMA weight", self.ema.networks))
                  for net_name, net in nets.items() for key, value in net.state_dict().items()]
         named += [(opt_name, f"optimizer state {opt_name}.{key}", value) for opt_name, opt in self.optimizers.items()
                   for state in opt.state.values() for key, value in state.items()]

@@ -29,13 +29,15 @@ from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
 from ganzoo.images import from_signed
 from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
-                               LatentStyleSource, Regularizer)
+                               LandmarkDetector, LatentStyleSource, Regularizer)
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
 
+from .convert import load_fan_weights
 from .data import ReferencePairs
+from .masks import face_masks
 from .networks import he_init
 
 #: latent codes per target domain in the latent-guided sample grid
@@ -74,18 +76,21 @@ class StarGANv2(TrainingMethod):
         weight_decay: float = option(1e-4, "Adam (coupled, L2) weight decay.", min=0.0)
         randcrop_prob: float = option(0.5, "Probability of the random resized crop in training augmentation.",
                                       min=0.0, max=1.0)
+        landmark_detector: Component = option("wing_fan", "Face-landmark network making the high-pass masks "
+                                              "(only with generator.w_hpf > 0).", slot=LandmarkDetector)
+        fan_weights: str = option("", "The landmark network's weights, the official wing.ckpt (needed to train "
+                                      "with generator.w_hpf > 0).")
 
     ema_networks = ("generator", "mapping_network", "style_encoder")
+    #: the networks with optimizers; the FAN ("fan", with w_hpf > 0) is never trained
+    trained_networks = ("generator", "mapping_network", "style_encoder", "discriminator")
+    frozen_networks = ("fan",)
     batch_keys = ReferencePairs.batch_keys
 
     def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
         super().__init__(config, img_size=img_size, num_domains=num_domains)
         c = config
         generator = create(c.generator, img_size=img_size, condition_dim=c.style_dim)
-        if getattr(generator, "w_hpf", 0) > 0:
-            raise GanzooError("method.generator.w_hpf > 0 needs face-landmark masks from the FAN network (the "
-                              "official wing.ckpt), which ganzoo does not provide yet. Set method.generator.w_hpf=0 "
-                              "to train (the generator still accepts masks for inference).")
         self.networks = nn.ModuleDict({
             "generator": generator,
             "mapping_network": create(c.mapping_network, latent_dim=c.latent_dim, style_dim=c.style_dim,
@@ -95,6 +100,9 @@ class StarGANv2(TrainingMethod):
             "discriminator": create(c.discriminator, img_size=img_size, num_domains=num_domains),
         })
         self.networks.apply(he_init)
+        if getattr(generator, "w_hpf", 0) > 0:  # built after he_init: its weights come from fan_weights
+            self.networks["fan"] = create(c.landmark_detector)
+        self._fan_loaded = False
         self.adversarial_loss = create(c.adversarial_loss)
         self.regularizer = create(c.regularizer)
         self.lambda_ds = c.lambda_ds
@@ -107,14 +115,35 @@ class StarGANv2(TrainingMethod):
             raise GanzooError(f"Method stargan_v2 trains on labelled image folders (data.dataset: image_folder or "
                               f"synthetic); {type(dataset).__name__} is not one. Choose one of them for "
                               f"data.dataset.")
+        self.load_fan()
         return ReferencePairs(dataset, self.config.randcrop_prob)
+
+    @property
+    def exported_networks(self) -> tuple[str, ...]:
+        """The EMA networks, and the FAN when there is one (a model folder makes its own masks)."""
+        return self.ema_networks + (("fan",) if "fan" in self.networks else ())
+
+    def load_fan(self) -> None:
+        """Load ``method.fan_weights`` into the FAN (once), when the generator uses masks; CheckpointError naming
+        the file and where it is published when it is missing."""
+        if "fan" in self.networks and not self._fan_loaded:
+            load_fan_weights(self.networks["fan"], self.config.fan_weights, key="method.fan_weights")
+            self._fan_loaded = True
+
+    def masks(self, x: Tensor, networks: Mapping[str, nn.Module] | None = None) -> tuple[Tensor, Tensor] | None:
+        """The generator's (coarse, fine) high-pass masks (B, 1, 256, 256) float32 in [0, 1] for source images
+        ``x`` (B, 3, H, W) in [-1, 1], made by the FAN of ``networks`` (default: the method's) without gradients;
+        None when the generator uses none (w_hpf 0). Every translation ``G(x, s, masks)`` of x needs them, as the
+        official training, sampling and evaluation compute them (reference §2.3, §7)."""
+        networks = networks if networks is not None else self.networks
+        return face_masks(networks["fan"], x) if "fan" in networks else None
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One Adam per network, with :meth:`optimizer_settings`."""
         settings = self.optimizer_settings()
         return {name: torch.optim.Adam(net.parameters(), **{setting.name: setting.value for setting in settings[name]},
                                        fused=True)
-                for name, net in self.networks.items()}
+                for name, net in self.networks.items() if name in self.trained_networks}
 
     def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
         """Every network's Adam: ``method.lr`` (the mapping network: ``method.f_lr``), ``method.beta1`` and
@@ -123,7 +152,7 @@ class StarGANv2(TrainingMethod):
         betas = OptimizerSetting("betas", (c.beta1, c.beta2), ("method.beta1", "method.beta2"))
         decay = OptimizerSetting("weight_decay", c.weight_decay, ("method.weight_decay",))
         return {name: [OptimizerSetting("lr", c.f_lr, ("method.f_lr",)) if name == "mapping_network" else
-                       OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay] for name in self.networks}
+                       OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay] for name in self.trained_networks}
 
     def phases(self) -> list[Phase]:
         d_loss, g_loss = self._discriminator_loss, self._generator_loss
@@ -162,9 +191,14 @@ class StarGANv2(TrainingMethod):
         phases, which step it, drop this)."""
         def encode() -> Any:
             with torch.no_grad():
-                return self.networks["generator"].encode_content(batch["x"])
+                return self.networks["generator"].encode_content(batch["x"], skips=self._real_masks(batch, ctx)
+                                                                 is not None)
 
         return self._once(ctx, "real_content", encode)
+
+    def _real_masks(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, Tensor] | None:
+        """The masks of the real images, computed once per iteration and used by all four phases (official)."""
+        return self._once(ctx, "real_masks", lambda: self.masks(batch["x"]))
 
     def _target_style(self, batch: Batch, ctx: StepContext, guide: str, which: int) -> Tensor:
         """Style ``which`` (0 or 1) of the target domains ``y_ref``: ``F(z, y_ref)`` for the ``latent`` guide,
@@ -177,7 +211,8 @@ class StarGANv2(TrainingMethod):
         generator, discriminator = self.networks["generator"], self.networks["discriminator"]
         x_real, y_org, y_trg = batch["x"], batch["y"], batch["y_ref"]
         with torch.no_grad():
-            x_fake = generator.decode_content(self._real_content(batch, ctx), self._target_style(batch, ctx, guide, 0))
+            x_fake = generator.decode_content(self._real_content(batch, ctx), self._target_style(batch, ctx, guide, 0),
+                                              self._real_masks(batch, ctx))
         if self.regularizer.needs_real_grad:
             x_real = x_real.detach().requires_grad_(True)
         real_logits = discriminator(x_real, y_org).float()
@@ -193,11 +228,12 @@ class StarGANv2(TrainingMethod):
         generator, encoder = self.networks["generator"], self.networks["style_encoder"]
         x_real, y_org, y_trg = batch["x"], batch["y"], batch["y_ref"]
         self._iteration_cache.pop("real_content", None)  # G changes in this phase
+        masks = self._real_masks(batch, ctx)
         s_trg = self._target_style(batch, ctx, guide, 0)
-        content = generator.encode_content(x_real)  # shared by x_fake and x_fake2
-        x_fake = generator.decode_content(content, s_trg)
+        content = generator.encode_content(x_real, skips=masks is not None)  # shared by x_fake and x_fake2
+        x_fake = generator.decode_content(content, s_trg, masks)
         with torch.no_grad():
-            x_fake2 = generator.decode_content(content, self._target_style(batch, ctx, guide, 1))
+            x_fake2 = generator.decode_content(content, self._target_style(batch, ctx, guide, 1), masks)
         # Evaluated in this order, the official one (it fixes the order gradients are summed in). Network outputs
         # enter the losses as float32 (.float() is a no-op without mixed precision).
         terms = {
@@ -205,7 +241,7 @@ class StarGANv2(TrainingMethod):
                                                    self._real_logits(batch)),
             "sty": torch.mean(torch.abs(encoder(x_fake, y_trg).float() - s_trg.float())),
             "ds": torch.mean(torch.abs(x_fake.float() - x_fake2.float())),
-            "cyc": torch.mean(torch.abs(generator(x_fake, encoder(x_real, y_org)).float() - x_real)),
+            "cyc": torch.mean(torch.abs(generator(x_fake, encoder(x_real, y_org), self.masks(x_fake)).float() - x_real)),
         }
         total = terms["adv"] + c.lambda_sty * terms["sty"] - self.lambda_ds * terms["ds"] + c.lambda_cyc * terms["cyc"]
         return total, terms
@@ -223,6 +259,7 @@ class StarGANv2(TrainingMethod):
         generator, mapping, encoder = networks["generator"], networks["mapping_network"], networks["style_encoder"]
         x_src, x_ref, y_ref = batch["x"], batch["x_ref"], batch["y_ref"]
         n = x_src.size(0)
+        masks = self.masks(x_src, networks)
         with eval_mode(generator, mapping, encoder):
             rng = GRID_STREAM.generator(ctx.seed)
             z = torch.randn(self.num_domains, GRID_LATENTS_PER_DOMAIN, self.config.latent_dim, generator=rng)
@@ -230,10 +267,10 @@ class StarGANv2(TrainingMethod):
             for domain in range(self.num_domains):
                 y = torch.full((n,), domain, dtype=torch.long, device=x_src.device)
                 for z_row in z[domain].to(x_src.device):
-                    latent_rows.append(generator(x_src, mapping(z_row.expand(n, -1), y)))
+                    latent_rows.append(generator(x_src, mapping(z_row.expand(n, -1), y), masks))
             reference_rows = [torch.cat([torch.ones_like(x_src[:1]), x_src])]
             for ref, style in zip(x_ref, encoder(x_ref, y_ref)):
-                reference_rows.append(torch.cat([ref[None], generator(x_src, style.expand(n, -1))]))
+                reference_rows.append(torch.cat([ref[None], generator(x_src, style.expand(n, -1), masks)]))
         return {"latent": _grid(latent_rows, n), "reference": _grid(reference_rows, n + 1)}
 
     def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:

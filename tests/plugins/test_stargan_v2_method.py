@@ -70,12 +70,6 @@ def test_he_init_applied(method: StarGANv2) -> None:
     assert torch.equal(norm.weight, torch.ones_like(norm.weight))
 
 
-def test_high_pass_training_is_refused_with_the_fix() -> None:
-    config = tiny_config(generator={"name": "stargan_v2", **TINY, "w_hpf": 1.0})
-    with pytest.raises(GanzooError, match=r"FAN.*method\.generator\.w_hpf=0"):
-        StarGANv2(config, img_size=IMG, num_domains=K)
-
-
 def test_phases_in_official_order(method: StarGANv2) -> None:
     phases = method.phases()
     assert [(p.name, p.steps) for p in phases] == [
