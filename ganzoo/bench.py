@@ -8,6 +8,10 @@ iterations through :func:`ganzoo.run_state.run_iteration`, the trainer's own ste
 every phase of the method once (StarGAN v2: its four phases and the EMA update; StarGAN v1: one D step and
 one G step, whatever ``n_critic`` says), so it measures the family's whole cycle.
 
+A method's frozen networks (``TrainingMethod.frozen_networks``: used, never trained, such as StarGAN v2's
+face-landmark network with w_hpf > 0) keep their fresh weights here, which time like trained ones; the share of
+the timed iterations spent in their forward passes is reported (``frozen_share``).
+
 The result is one JSON object (see :func:`bench`); the CLI prints it on a line of its own on stdout.
 """
 
@@ -16,9 +20,10 @@ from __future__ import annotations
 import resource
 import statistics
 import time
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import torch
+from torch import nn
 from accelerate import Accelerator
 from rich.console import Console
 from rich.table import Table
@@ -35,7 +40,8 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
     Returns ``s_per_iter`` (median), ``s_per_iter_min``, ``img_per_s`` (batch / median), ``warmup_s``
     (all warm-up iterations, compilation included), ``peak_rss_mb`` (peak resident memory of this process
     so far), ``peak_gpu_mb`` (on CUDA), ``device``, ``threads``, ``dtype`` (what the phases computed in under
-    autocast: float32, bfloat16 or float16), ``params`` (network name -> parameter count) and the sizes that were
+    autocast: float32, bfloat16 or float16), ``params`` (network name -> parameter count), ``frozen_share``
+    (frozen network -> fraction of the timed iterations spent in its forward passes) and the sizes that were
     timed. RecipeError for ``train.mixed_precision=fp16`` on a device without fp16 autocast (the CPU).
     """
     cfg = recipe.train
@@ -48,8 +54,13 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
                       device, cfg)
     # torch.cpu, torch.cuda, torch.mps and torch.xpu all have synchronize(): wait for queued work
     synchronize = getattr(torch, device.type).synchronize
+    frozen = {name: state.networks[name] for name in state.method.frozen_networks if name in state.networks}
+    frozen_times = _forward_timers(frozen, synchronize)
     times = []
     for iteration in range(warmup + iters):
+        if iteration == warmup:
+            for spent in frozen_times.values():
+                spent[0] = 0.0
         ctx = step_context(accelerator, cfg, iteration)
         tic = time.perf_counter()
         run_iteration(state, batch, ctx, hooks, phases=state.phases)
@@ -73,10 +84,32 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "dtype": str(autocast_dtype(hooks, device)).removeprefix("torch."),
         "params": {name: count_parameters(net) for name, net in state.networks.items()},
+        "frozen_share": {name: spent[0] / sum(timed) for name, spent in frozen_times.items()},
     }
     if device.type == "cuda":
         result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return result
+
+
+def _forward_timers(networks: Mapping[str, nn.Module], synchronize: Callable[[], None]) -> dict[str, list[float]]:
+    """Hooks that add the wall time of each forward pass of ``networks`` (device work included) to a one-element
+    list per network, returned by name."""
+    spent: dict[str, list[float]] = {}
+    for name, net in networks.items():
+        total, start = spent.setdefault(name, [0.0]), [0.0]
+
+        def before(module: nn.Module, args: Any, start: list[float] = start) -> None:
+            synchronize()
+            start[0] = time.perf_counter()
+
+        def after(module: nn.Module, args: Any, output: Any, total: list[float] = total,
+                  start: list[float] = start) -> None:
+            synchronize()
+            total[0] += time.perf_counter() - start[0]
+
+        net.register_forward_pre_hook(before)
+        net.register_forward_hook(after)
+    return spent
 
 
 def print_table(result: dict[str, Any], console: Console) -> None:
@@ -93,6 +126,8 @@ def print_table(result: dict[str, Any], console: Console) -> None:
     table.add_row("peak resident memory, MB", f"{result['peak_rss_mb']:.0f}")
     if "peak_gpu_mb" in result:
         table.add_row("peak GPU memory, MB", f"{result['peak_gpu_mb']:.0f}")
+    for name, share in result["frozen_share"].items():
+        table.add_row(f"share of the iteration in {name} (frozen)", f"{share:.1%}")
     for name, count in result["params"].items():
         table.add_row(f"parameters: {name}", f"{count:,}")
     console.print(table)

@@ -6,16 +6,17 @@ network of the CelebA-HQ masks (``wing_fan``, ``fan.py``, ``masks.py``) and the 
 official augmentation (``transforms.py``).
 """
 
-from . import convert, data, fan, masks, method, networks, transforms
+from . import convert, data, export, fan, masks, method, networks, transforms
 from .convert import (ganzoo_to_official, load_fan_weights, load_official_checkpoint, load_official_weights,
                       official_fan_to_ganzoo, official_to_ganzoo)
+from .export import convert_official_model
 from .fan import FAN
 from .masks import face_masks
 from .data import ReferenceKey, ReferencePairs, ReferencePairSampler
 from .method import StarGANv2
 from .networks import Discriminator, Generator, MappingNetwork, StyleEncoder, he_init
 
-__all__ = ["convert", "data", "fan", "masks", "method", "networks", "transforms", "FAN", "face_masks",
+__all__ = ["convert", "data", "fan", "masks", "method", "networks", "transforms", "FAN", "face_masks", "export", "convert_official_model",
            "load_fan_weights", "official_fan_to_ganzoo", "StarGANv2", "Generator", "MappingNetwork",
            "StyleEncoder", "Discriminator", "he_init", "ReferenceKey", "ReferencePairs", "ReferencePairSampler",
            "official_to_ganzoo", "ganzoo_to_official", "load_official_checkpoint", "load_official_weights"]

@@ -74,11 +74,18 @@ def load_official_checkpoint(path: str | Path) -> dict[str, dict[str, Tensor]]:
     """The official state dicts in ``path`` (a ``*_nets.ckpt`` or ``*_nets_ema.ckpt``), keyed by network name.
 
     Only tensors are unpickled (``weights_only=True``). ``module.`` prefixes are stripped; the FAN
-    (``fan``), which ganzoo does not use, is left out.
+    (``fan``) is left out (:func:`official_networks` keeps it).
     """
-    data = load_torch_file(path, "official StarGAN v2 checkpoint")
-    nets = {name: data[name] for name in NETWORKS if isinstance(data, dict) and name in data}
-    if not nets:
+    return official_networks(load_torch_file(path, "official StarGAN v2 checkpoint"), path)
+
+
+def official_networks(data: object, path: str | Path, *, with_fan: bool = False) -> dict[str, dict[str, Tensor]]:
+    """The StarGAN v2 state dicts in ``data``, the contents of the official checkpoint ``path``, ``module.``
+    prefixes stripped, with the ``fan`` entry too when ``with_fan`` and the file has one (CelebA-HQ files).
+    CheckpointError when it holds no StarGAN v2 network."""
+    names = NETWORKS + (("fan",) if with_fan else ())
+    nets = {name: data[name] for name in names if isinstance(data, dict) and name in data}
+    if not set(nets) - {"fan"}:
         found = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{path} holds no StarGAN v2 network (expected keys among {', '.join(NETWORKS)}; "
                               f"found {found}). Pass an official *_nets.ckpt or *_nets_ema.ckpt file.")

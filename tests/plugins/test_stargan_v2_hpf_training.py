@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ganzoo.errors import CheckpointError
 from ganzoo.method import StepContext, run_phase
-from ganzoo.plugins.stargan_v2 import StarGANv2
+from ganzoo.plugins.stargan_v2 import StarGANv2, convert_official_model, ganzoo_to_official
 from ganzoo.pretrained import load_model
 from ganzoo.recipe import load_recipe
 from ganzoo.schema import parse
@@ -107,3 +107,34 @@ def test_tiny_hpf_training_resumes_exactly_and_exports_the_fan(tmp_path: Path, p
     for a, b in zip(model.method.networks["fan"].state_dict().values(),
                     resumed.method.networks["fan"].state_dict().values()):
         assert torch.equal(a.cpu(), b.cpu())  # the FAN's weights and BatchNorm statistics: the file's, untouched
+
+
+@pytest.mark.slow
+def test_official_celeba_hq_checkpoint_converts_with_its_fan(tmp_path: Path, parity_dir: Path) -> None:
+    trained = hpf_method(parity_dir / "fan" / "wing.ckpt")
+    trained.load_fan()
+    wing = torch.load(parity_dir / "fan" / "wing.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    released = {name: {f"module.{k}": v for k, v in ganzoo_to_official(trained.networks[name].state_dict(), name,
+                                                                        w_hpf=1.0).items()}
+                for name in ("generator", "mapping_network", "style_encoder")}
+    released["generator"].pop("module.hpf.filter")  # the released CelebA-HQ file predates the buffer
+    torch.save({**released, "fan": wing}, tmp_path / "100000_nets_ema.ckpt")
+    options = {"generator": TINY, "mapping_network": {"name": "stargan_v2_mapping", "hidden_dim": 16},
+               "style_encoder": {"name": "stargan_v2_encoder", **TINY}, "discriminator": {"name": "stargan_v2", **TINY},
+               "style_dim": 8, "latent_dim": 4}
+    folder = convert_official_model(tmp_path / "100000_nets_ema.ckpt", tmp_path / "celeba_hq", domains=["female", "male"],
+                                    img_size=IMG, options=options)
+    assert sorted(p.name for p in folder.glob("*.safetensors")) == [
+        "fan.safetensors", "generator.safetensors", "mapping_network.safetensors", "style_encoder.safetensors"]
+    model = load_model(tmp_path / "celeba_hq", device="cpu")
+    assert model.domains == ["female", "male"]
+    for name in ("generator", "mapping_network", "style_encoder", "fan"):
+        for key, value in trained.networks[name].state_dict().items():
+            assert torch.equal(model.method.networks[name].state_dict()[key], value), f"{name}.{key}"
+    x = torch.rand(2, 3, IMG, IMG) * 2 - 1
+    for ours, ref in zip(model.method.masks(x), trained.masks(x)):  # translation with the model applies the masks
+        assert torch.equal(ours, ref)
+    with pytest.raises(CheckpointError, match=r"holds no FAN.*fan_weights=PATH/TO/wing\.ckpt"):
+        torch.save(released, tmp_path / "no_fan.ckpt")
+        convert_official_model(tmp_path / "no_fan.ckpt", tmp_path / "x", domains=["f", "m"], img_size=IMG, w_hpf=1.0,
+                               options=options)
