@@ -65,16 +65,16 @@ class EqualLinear(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
         self.bias = nn.Parameter(torch.empty(out_features).copy_(torch.as_tensor(bias_init))) if bias else None
         self.weight_gain = gain * lr_mul / math.sqrt(in_features)
-        self.bias_gain = lr_mul
+        self.lr_multiplier = lr_mul  # read by ganzoo.learning_rates (the effective learning rate)
         self.activation, self.act_gain = activation, act_gain
 
     def forward(self, x: Tensor) -> Tensor:
-        bias = None if self.bias is None else self.bias * self.bias_gain
+        bias = None if self.bias is None else self.bias * self.lr_multiplier
         return _activate(F.linear(x, self.weight * self.weight_gain, bias), self.activation, self.act_gain)
 
     def extra_repr(self) -> str:
         return (f"in={self.weight.size(1)}, out={self.weight.size(0)}, weight_gain={self.weight_gain:.4g}, "
-                f"bias_gain={self.bias_gain:g}, activation={self.activation}")
+                f"lr_multiplier={self.lr_multiplier:g}, activation={self.activation}")
 
 
 class EqualConv2d(nn.Module):
@@ -87,11 +87,11 @@ class EqualConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_mul)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = gain * lr_mul / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.bias_gain = lr_mul
+        self.lr_multiplier = lr_mul  # read by ganzoo.learning_rates (the effective learning rate)
         self.stride, self.padding = stride, padding
 
     def forward(self, x: Tensor) -> Tensor:
-        bias = None if self.bias is None else self.bias * self.bias_gain
+        bias = None if self.bias is None else self.bias * self.lr_multiplier
         return F.conv2d(x, self.weight * self.weight_gain, bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:
