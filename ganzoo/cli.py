@@ -147,7 +147,7 @@ def _print_learning_rates(recipe: str, overrides: tuple[str, ...]) -> None:
 
     table = Table(title=f"learning rates of {recipe} (effective lr = optimizer lr x lr multiplier)")
     for column in ("network", "parameters", "optimizer lr", "lr multiplier", "effective lr", "relative step"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in learning_rates(seeded_method(load_recipe(recipe, overrides))):
         keys = f" ({', '.join(row.keys)})" if row.keys else ""
         relative = "-" if row.relative_step is None else f"{row.relative_step:.2g}"
