@@ -91,12 +91,21 @@ def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str
     _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
 
 
-@cli.command("list")
-@click.argument("kind", required=False)
-@click.argument("name", required=False)
-def list_(kind: str | None, name: str | None) -> None:
+@cli.command("list", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, metavar="[KIND [NAME]]")
+@click.option("--recipe", type=click.Path(path_type=str),
+              help="List the learning rate each network of this recipe effectively trains at instead; ARGS are then "
+                   "key=value overrides.")
+def list_(args: tuple[str, ...], recipe: str | None) -> None:
     """List registered plugins, optionally of one KIND (generator, discriminator, style_source, loss,
-    method, dataset); with a NAME, list that plugin's recipe options."""
+    method, dataset); with a NAME, list that plugin's recipe options. With --recipe RECIPE [key=value ...], list
+    each network's optimizer learning rate, learning-rate multiplier and effective learning rate."""
+    if recipe is not None:
+        _print_learning_rates(recipe, args)
+        return
+    if len(args) > 2:
+        raise click.UsageError(f"ganzoo list takes at most KIND and NAME, got {' '.join(args)}.")
+    kind, name = (*args, None, None)[:2]
     if name is not None:
         _print_options(kind, name)
         return
@@ -129,6 +138,25 @@ def _print_options(kind: str, name: str) -> None:
     for option, type_name, default, doc in options:
         table.add_row(option, type_name, repr(default), doc)
     Console().print(table)
+
+
+def _print_learning_rates(recipe: str, overrides: tuple[str, ...]) -> None:
+    from .learning_rates import learning_rates
+    from .recipe import load_recipe
+    from .run_state import seeded_method
+
+    table = Table(title=f"learning rates of {recipe} (effective lr = optimizer lr x lr multiplier)")
+    for column in ("network", "parameters", "optimizer lr", "lr multiplier", "effective lr", "relative step"):
+        table.add_column(column, overflow="fold")
+    for row in learning_rates(seeded_method(load_recipe(recipe, overrides))):
+        keys = f" ({', '.join(row.keys)})" if row.keys else ""
+        relative = "-" if row.relative_step is None else f"{row.relative_step:.2g}"
+        table.add_row(row.network, f"{row.parameters:,}", f"{row.lr:g}{keys}", f"{row.multiplier:g}",
+                      f"{row.effective:g}", relative)
+    console = Console()
+    console.print(table)
+    console.print("relative step: Adam's step (about the lr) over each weight tensor's root mean square, the median "
+                  "per row: the fraction by which the weights change per step.", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

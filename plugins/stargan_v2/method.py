@@ -74,6 +74,9 @@ class StarGANv2(TrainingMethod):
         beta1: float = option(0.0, "Adam beta1.", min=0.0, max=1.0)
         beta2: float = option(0.99, "Adam beta2.", min=0.0, max=1.0)
         weight_decay: float = option(1e-4, "Adam (coupled, L2) weight decay.", min=0.0)
+        f_weight_decay: float | None = option(
+            None, "Adam weight decay of the mapping network; null: method.weight_decay. An equalized-lr mapping "
+                  "network (stylegan_mapping) needs 0: see docs/stargan_v2.md, the swap.", min=0.0)
         randcrop_prob: float = option(0.5, "Probability of the random resized crop in training augmentation.",
                                       min=0.0, max=1.0)
         landmark_detector: Component = option("wing_fan", "Face-landmark network making the high-pass masks "
@@ -147,12 +150,14 @@ class StarGANv2(TrainingMethod):
 
     def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
         """Every network's Adam: ``method.lr`` (the mapping network: ``method.f_lr``), ``method.beta1`` and
-        ``method.beta2``, ``method.weight_decay``."""
+        ``method.beta2``, ``method.weight_decay`` (the mapping network: ``method.f_weight_decay`` where set)."""
         c = self.config
         betas = OptimizerSetting("betas", (c.beta1, c.beta2), ("method.beta1", "method.beta2"))
         decay = OptimizerSetting("weight_decay", c.weight_decay, ("method.weight_decay",))
-        return {name: [OptimizerSetting("lr", c.f_lr, ("method.f_lr",)) if name == "mapping_network" else
-                       OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay] for name in self.trained_networks}
+        f_decay = decay if c.f_weight_decay is None else \
+            OptimizerSetting("weight_decay", c.f_weight_decay, ("method.f_weight_decay",))
+        return {name: [OptimizerSetting("lr", c.f_lr, ("method.f_lr",)), betas, f_decay] if name == "mapping_network"
+                else [OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay] for name in self.trained_networks}
 
     def phases(self) -> list[Phase]:
         d_loss, g_loss = self._discriminator_loss, self._generator_loss
