@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,11 @@ def test_an_eval_file_without_numeric_metrics_is_a_data_error(tmp_path):
     (tmp_path / "eval" / "broken.json").write_text(json.dumps({"metrics": {"fid": "low"}}))
     with pytest.raises(DataError, match="broken.json has no 'metrics' object"):
         read_evaluations(tmp_path)
+
+
+def test_the_sharing_pages_example_metadata_is_what_push_writes(run_dir, tmp_path):
+    page = (REPO / "docs" / "sharing.md").read_text()
+    example = yaml.safe_load(page.split("## The model card")[1].split("```yaml\n")[1].split("```")[0])
+    shutil.copytree(run_dir, tmp_path / "run", ignore=shutil.ignore_patterns("eval", "checkpoints"))
+    push(tmp_path / "run", "alice/tiny", dry_run=tmp_path / "dry")  # this run has no eval/ folder
+    assert front_matter((tmp_path / "dry" / "README.md").read_text()) == example
