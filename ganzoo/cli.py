@@ -7,6 +7,8 @@
     ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
                                                   edit the labels of images with a trained model
                                                   (RUN_DIR: a run folder or its model/ folder)
+    ganzoo push RUN_OR_MODEL_DIR --repo-id USER/NAME [--private] [--dry-run OUT_DIR]
+                                                  upload a model folder with a model card to the Hub
 
 Errors the user can fix (a full disk or an unwritable folder among them) print one message and exit with
 code 2; a run stopped by Ctrl-C, SIGTERM or SIGUSR1 saves a checkpoint and exits with code 75 ("stopped,
@@ -89,6 +91,24 @@ def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str
     from .translate import translate as run_translate
 
     _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
+
+
+@cli.command()
+@click.argument("path", metavar="RUN_OR_MODEL_DIR", type=click.Path(path_type=str))
+@click.option("--repo-id", required=True, help="Hub repository USER/NAME (or ORGANISATION/NAME); created if absent.")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+@click.option("--dry-run", "dry_run", metavar="OUT_DIR", type=click.Path(path_type=str),
+              help="Write exactly the files that would be uploaded into OUT_DIR (new or empty) and upload nothing.")
+def push(path: str, repo_id: str, private: bool, dry_run: str | None) -> None:
+    """Upload the model RUN_OR_MODEL_DIR exported (a run folder or its model/ folder) to the Hugging Face Hub,
+    with a model card (README.md), the newest sample grids and the resolved recipe.
+
+    Uses the token of `hf auth login` (or HF_TOKEN) and HF_ENDPOINT.
+    """
+    from .push import push as run_push
+
+    where = run_push(path, repo_id, private=private, dry_run=dry_run)
+    _err.print(f"Wrote {where}" if dry_run is not None else f"Pushed {repo_id}: {where}", highlight=False)
 
 
 @cli.command("list", context_settings={"ignore_unknown_options": True})

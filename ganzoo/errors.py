@@ -31,6 +31,11 @@ class CheckpointError(GanzooError):
     """A checkpoint or weight file is missing, corrupt or does not fit the model."""
 
 
+class HubError(GanzooError):
+    """The Hugging Face Hub could not be used: not logged in, no permission to write the repository, a malformed
+    repository id, or no network."""
+
+
 class RunInterrupted(GanzooError):
     """Training stopped on request (Ctrl-C, SIGTERM, SIGUSR1) after saving a checkpoint; running the same
     command again resumes from it. Exit code 75 (EX_TEMPFAIL: "stopped, resumable"), which a job script can

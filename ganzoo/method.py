@@ -112,6 +112,9 @@ class TrainingMethod(ABC):
     frozen_networks: ClassVar[tuple[str, ...]] = ()
     #: keys a batch from the dataset must provide (checked before training starts)
     batch_keys: ClassVar[tuple[str, ...]] = ()
+    #: one paragraph (Markdown) on how this family's numbers were checked against its official code, which a
+    #: model card quotes; empty when nothing was checked
+    parity_evidence: ClassVar[str] = ""
 
     networks: nn.ModuleDict
 

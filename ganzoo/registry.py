@@ -26,6 +26,7 @@ from typing import Any, Callable, TypeVar
 from functools import cache
 
 from .errors import GanzooError
+from .rst import summary as rst_summary
 
 ENTRY_POINT_GROUP = "ganzoo.plugins"
 #: core modules that register built-in parts (imported with the plugins, on first look-up)
@@ -48,9 +49,8 @@ class Entry:
 
     @property
     def summary(self) -> str:
-        """First line of the object's docstring."""
-        doc = inspect.getdoc(self.obj) or ""
-        return doc.splitlines()[0] if doc else ""
+        """First sentence of the object's docstring, as plain text (no reStructuredText markup)."""
+        return rst_summary(inspect.getdoc(self.obj) or "")
 
 
 _entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}

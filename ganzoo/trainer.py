@@ -46,6 +46,7 @@ from .pretrained import ModelConfig, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
 from .run_state import (NonFinite, PhaseHooks, RunState, SkipNonFinite, build_dataset, build_run_state,
                         check_mixed_precision, divergence_error, run_iteration, step_context, to_device, training_data)
+from .sessions import Session, describe_hardware, record_session
 
 # Python module each Accelerate tracker needs, for a clear message when it is missing.
 TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "comet_ml": "comet_ml", "aim": "aim",
@@ -258,7 +259,8 @@ def _save_checkpoint(accelerator: Accelerator, state: RunState, checkpoints_dir:
 class _TrainingLog:
     """What a person watching a run sees: a progress bar on a terminal, and every ``train.log_every`` iterations
     (and at the end) a plain line with the mean of each loss term since the previous line, printed and appended
-    to ``RUN/train.log`` by the main process and sent to the tracker."""
+    to ``RUN/train.log`` by the main process and sent to the tracker. When the session ends (finished or
+    stopped), the main process appends its figures to ``RUN/sessions.jsonl`` (:mod:`ganzoo.sessions`)."""
 
     def __init__(self, console: Console, accelerator: Accelerator, cfg: TrainConfig, path: Path, start: int) -> None:
         self.console, self.accelerator, self.cfg, self.path, self.start = console, accelerator, cfg, path, start
@@ -268,6 +270,7 @@ class _TrainingLog:
         self.task = self.progress.add_task("train", total=cfg.total_iters, completed=start, losses="")
         self.file: Any = None
         self.tic = time.perf_counter()
+        self.done = start
 
     def __enter__(self) -> "_TrainingLog":
         self.progress.start()
@@ -280,12 +283,18 @@ class _TrainingLog:
         self.progress.stop()
         if self.file is not None:
             self.file.close()
+        if self.main and self.done > self.start:
+            record_session(self.path.parent, Session(
+                self.start, self.done, round(time.perf_counter() - self.tic, 3),
+                describe_hardware(self.accelerator.device, self.accelerator.num_processes),
+                self.accelerator.num_processes, self.cfg.mixed_precision))
 
     def add(self, terms: Mapping[str, torch.Tensor], done: int) -> NonFinite | None:
         """Count the loss terms of the iteration that made ``done`` iterations; log their means when due. Returns,
         when a log line was due, the first loss term that was NaN or infinite since the previous one (see
         :meth:`nonfinite`)."""
         self.meter.add(terms, done)
+        self.done = done
         found = None
         if _due(done, self.cfg.log_every, self.cfg.total_iters):
             found = self.nonfinite()

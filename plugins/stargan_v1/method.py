@@ -17,7 +17,7 @@ per update and so ends at 0.999·lr.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -37,6 +37,12 @@ from .labels import LabelGroup, LabelLayout
 @register("method", "stargan_v1")
 class StarGANv1(TrainingMethod):
     """StarGAN v1: one label-conditioned generator for all attribute / class translations."""
+
+    parity_evidence: ClassVar[str] = (
+        "Tested against numbers recorded from the official code (yunjey/stargan at 94dd002; 64 px, 5 CelebA "
+        "attributes, and the mask-vector configuration): G and D outputs agree within 1e-6, the D and G steps' "
+        "losses within 1e-6 (relative), their gradients and Adam steps within the tolerances of "
+        "tests/plugins/test_stargan_v1_parity.py.")
 
     @dataclass
     class Config:

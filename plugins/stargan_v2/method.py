@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 import torchvision
@@ -49,6 +49,12 @@ GRID_STREAM = register_stream("stargan_v2.grid_latents", 0x5A17)
 @register("method", "stargan_v2")
 class StarGANv2(TrainingMethod):
     """StarGAN v2: multi-domain image translation with per-domain styles from latents or reference images."""
+
+    parity_evidence: ClassVar[str] = (
+        "Tested against numbers recorded from the official code (clovaai/stargan-v2 at 875b70a; 128 px, 3 domains): "
+        "the forward passes of F, E, D and G agree within 2e-5, each training phase's loss terms within 1e-5 "
+        "(relative), gradients, Adam steps and a whole iteration with EMA within the tolerances of "
+        "tests/plugins/test_stargan_v2_parity.py; with one CPU thread they match bit for bit.")
 
     @dataclass
     class Config:
