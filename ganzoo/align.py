@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
+from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
 from . import registry
@@ -77,22 +78,18 @@ def align_folder(src_dir: str | Path, out_dir: str | Path, *, weights: str | Pat
     landmarks = aligner.read_reference(reference, size)
 
     done = AlignReport()
-    sources: dict[Path, Path] = {}
+    sources: dict[Path, Path] = {}  # output -> the photo it was made from, in this run
     for path in paths:
         target = out_dir / path.relative_to(src_dir).with_suffix(".png")
-        reason = _skip_reason(target, sources, overwrite)
-        if reason == "exists":
+        if target.exists() and target not in sources and not overwrite:
             done.kept.append(target)
             report(f"kept {target}: it exists (pass --overwrite to replace it)")
             continue
-        if reason is None:
-            try:
-                aligned = aligner.align(read_image(path), landmarks, size)
-            except (OSError, ValueError) as exc:
-                reason = f"cannot be read ({exc})"
-            except DataError as exc:
-                reason = f"cannot be aligned: {exc}"
-        if reason is not None:
+        if target in sources:
+            aligned, reason = None, f"its output {target} is {sources[target]}'s (rename one of them)"
+        else:
+            aligned, reason = _aligned(aligner, path, landmarks, size)
+        if aligned is None:
             done.skipped.append((path, reason))
             report(f"skipped {path}: {reason}")
             continue
@@ -104,10 +101,13 @@ def align_folder(src_dir: str | Path, out_dir: str | Path, *, weights: str | Pat
     return done
 
 
-def _skip_reason(target: Path, sources: dict[Path, Path], overwrite: bool) -> str | None:
-    """Why ``target`` must not be written: another source of this run wrote it, or it exists ("exists")."""
-    if target in sources:
-        return f"its output {target} is {sources[target]}'s (rename one of them)"
-    if target.exists() and not overwrite:
-        return "exists"
-    return None
+def _aligned(aligner: FaceAligner, path: Path, reference: Any, size: int) -> tuple[Image.Image | None, str]:
+    """(the aligned photo ``path``, "") or (None, why it cannot be read or aligned)."""
+    try:
+        photo = read_image(path)
+    except Exception as exc:  # any decoding failure of an untrusted file, as ImageFiles: skip it
+        return None, f"cannot be read ({exc})"
+    try:
+        return aligner.align(photo, reference, size), ""
+    except DataError as exc:
+        return None, f"cannot be aligned: {exc}"

@@ -110,7 +110,7 @@ def align(src_dir: str, out_dir: str, fan_weights: str, mean_landmarks: str, siz
     from .align import align_folder
 
     def report(line: str) -> None:
-        _err.print(line, highlight=False, soft_wrap=True)
+        _err.print(line, markup=False, highlight=False, soft_wrap=True)
 
     done = align_folder(src_dir, out_dir, weights=fan_weights, reference=mean_landmarks, size=size,
                         detector=detector, overwrite=overwrite, report=report)

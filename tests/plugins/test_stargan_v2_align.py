@@ -154,6 +154,7 @@ def photos(tmp_path: Path, parity_dir: Path) -> dict[str, Path]:
     (src / "more").mkdir(parents=True)
     Image.fromarray(rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)).save(src / "a.png")
     Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(src / "more" / "b.jpg")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(src / "more" / "b.png")  # b.jpg's name
     (src / "broken.jpg").write_bytes(b"this is no image")
     np.savez(tmp_path / "celeba_lm_mean.npz", mean=face_landmarks())
     return {"src": src, "out": tmp_path / "aligned", "wing": parity_dir / "fan" / "wing.ckpt",
@@ -176,7 +177,9 @@ def test_align_writes_what_the_fan_and_the_warp_make_and_skips_unreadable_files(
     out = photos["out"]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["a.png", "more/b.png"]
     assert f"skipped {photos['src'] / 'broken.jpg'}: cannot be read" in err
-    assert "Aligned 2 images" in err and "skipped 1" in err
+    assert (f"skipped {photos['src'] / 'more' / 'b.png'}: its output {out / 'more' / 'b.png'} is "
+            f"{photos['src'] / 'more' / 'b.jpg'}'s") in err
+    assert "Aligned 2 images" in err and "skipped 2" in err
 
     fan = FAN()
     fan.load_weights(photos["wing"])
@@ -192,6 +195,7 @@ def test_align_writes_what_the_fan_and_the_warp_make_and_skips_unreadable_files(
 
 
 def test_existing_outputs_are_kept_unless_overwrite(photos: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    photos["out"] = photos["src"] / "aligned"  # inside SRC_DIR: its files are outputs, never photos to align
     align(photos)
     first = (photos["out"] / "a.png").read_bytes()
     Image.new("RGB", (64, 64)).save(photos["out"] / "a.png")
@@ -202,6 +206,7 @@ def test_existing_outputs_are_kept_unless_overwrite(photos: dict[str, Path], cap
     assert np.asarray(Image.open(photos["out"] / "a.png")).max() == 0  # untouched
     align(photos, "--overwrite")
     assert (photos["out"] / "a.png").read_bytes() == first
+    assert not (photos["out"] / "aligned").exists()
 
 
 def test_unalignable_photos_are_skipped_and_none_aligned_exits_2(
