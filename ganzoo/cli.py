@@ -78,22 +78,6 @@ def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int) -> N
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=str))
-@click.option("--source", required=True, type=click.Path(path_type=str), help="An image, or a folder of images.")
-@click.option("--attrs", help="Label changes NAME=VALUE[,NAME=VALUE...], e.g. Blond_Hair=1,Male=0. Labels not "
-                              "named keep the value the model's classifier predicts for the source image.")
-@click.option("--grid", is_flag=True, help="The test grid instead: each single-label change in turn.")
-@click.option("--out", required=True, type=click.Path(path_type=str),
-              help="Output PNG: one row per source image, the source first.")
-def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str) -> None:
-    """Edit the labels (attributes, classes) of images with the model RUN_DIR exported (RUN_DIR/model/; the model
-    folder itself works too), whose training method must be able to edit attributes."""
-    from .translate import translate as run_translate
-
-    _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
-
-
-@cli.command()
 @click.argument("src_dir", type=click.Path(path_type=str))
 @click.argument("out_dir", type=click.Path(path_type=str))
 @click.option("--fan-weights", required=True, type=click.Path(path_type=str),
@@ -116,6 +100,22 @@ def align(src_dir: str, out_dir: str, fan_weights: str, mean_landmarks: str, siz
                         detector=detector, overwrite=overwrite, report=report)
     report(f"Aligned {len(done.written)} images into {out_dir}; kept {len(done.kept)} existing, skipped "
            f"{len(done.skipped)}.")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=str))
+@click.option("--source", required=True, type=click.Path(path_type=str), help="An image, or a folder of images.")
+@click.option("--attrs", help="Label changes NAME=VALUE[,NAME=VALUE...], e.g. Blond_Hair=1,Male=0. Labels not "
+                              "named keep the value the model's classifier predicts for the source image.")
+@click.option("--grid", is_flag=True, help="The test grid instead: each single-label change in turn.")
+@click.option("--out", required=True, type=click.Path(path_type=str),
+              help="Output PNG: one row per source image, the source first.")
+def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str) -> None:
+    """Edit the labels (attributes, classes) of images with the model RUN_DIR exported (RUN_DIR/model/; the model
+    folder itself works too), whose training method must be able to edit attributes."""
+    from .translate import translate as run_translate
+
+    _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
 
 
 @cli.command("list")
