@@ -7,6 +7,8 @@
     ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
                                                   edit the labels of images with a trained model
                                                   (RUN_DIR: a run folder or its model/ folder)
+    ganzoo align SRC_DIR OUT_DIR --fan-weights wing.ckpt --mean-landmarks celeba_lm_mean.npz [--size 256]
+                                                  align the faces of photos as the training faces were
     ganzoo push RUN_OR_MODEL_DIR --repo-id USER/NAME [--private] [--dry-run OUT_DIR]
                                                   upload a model folder with a model card to the Hub
 
@@ -75,6 +77,31 @@ def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int) -> N
     if _err.is_terminal:
         print_table(result, _err)
     click.echo(json.dumps(result))
+
+
+@cli.command()
+@click.argument("src_dir", type=click.Path(path_type=str))
+@click.argument("out_dir", type=click.Path(path_type=str))
+@click.option("--fan-weights", required=True, type=click.Path(path_type=str),
+              help="The landmark network's weights (StarGAN v2: wing.ckpt).")
+@click.option("--mean-landmarks", required=True, type=click.Path(path_type=str),
+              help="The reference landmarks the faces are moved onto (StarGAN v2: celeba_lm_mean.npz).")
+@click.option("--size", type=click.IntRange(min=64), default=256, show_default=True, help="Output size in pixels.")
+@click.option("--detector", help="The landmark detector to align with (default: the only one that can).")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist (default: keep them, and say so).")
+def align(src_dir: str, out_dir: str, fan_weights: str, mean_landmarks: str, size: int, detector: str | None,
+          overwrite: bool) -> None:
+    """Align the faces of the photos below SRC_DIR as the training faces were, into OUT_DIR (same relative paths,
+    PNG). Files that cannot be read or aligned are listed and skipped; exit code 0 unless none could be aligned."""
+    from .align import align_folder
+
+    def report(line: str) -> None:
+        _err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    done = align_folder(src_dir, out_dir, weights=fan_weights, reference=mean_landmarks, size=size,
+                        detector=detector, overwrite=overwrite, report=report)
+    report(f"Aligned {len(done.written)} images into {out_dir}; kept {len(done.kept)} existing, skipped "
+           f"{len(done.skipped)}.")
 
 
 @cli.command()

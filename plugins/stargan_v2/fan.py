@@ -12,14 +12,20 @@ eval mode (its BatchNorms use their stored statistics).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor, nn
 
 from ganzoo.interfaces import LandmarkDetector
 from ganzoo.registry import register
 from ganzoo.schema import option
+
+from .align import align_face, read_mean_landmarks
+from .convert import load_fan_weights
 
 #: the input size the network was trained at; inputs are resized to it
 INPUT_SIZE = 256
@@ -95,7 +101,10 @@ class HourglassLevel(nn.Module):
 
 @register("landmark_detector", "wing_fan")
 class FAN(LandmarkDetector):
-    """Face-landmark network (AdaptiveWingLoss FAN, 98 landmarks + boundary), as StarGAN v2 uses it for masks."""
+    """Face-landmark network (AdaptiveWingLoss FAN, 98 landmarks + boundary), as StarGAN v2 uses it for masks.
+
+    It is a :class:`ganzoo.capabilities.FaceAligner`: ``ganzoo align`` aligns photos with it as the official
+    aligner does (``align.py``)."""
 
     @dataclass
     class Config:
@@ -162,3 +171,18 @@ class FAN(LandmarkDetector):
         step_y = torch.sign(at(1, 0) - at(-1, 0)) * 0.25 * inside
         points = torch.stack([cols + 0.5 + step_x, rows + 0.5 + step_y], dim=-1)
         return points * torch.tensor([x.size(-1) / width, x.size(-2) / height], device=x.device)
+
+    def load_weights(self, path: str | Path, *, key: str = "fan_weights") -> None:
+        """Load the released ``wing.ckpt`` (:func:`~ganzoo.plugins.stargan_v2.convert.load_fan_weights`);
+        CheckpointError naming ``key``, the file and where it is published."""
+        load_fan_weights(self, path, key=key)
+
+    def read_reference(self, path: str | Path, size: int) -> np.ndarray:
+        """The mean CelebA-HQ landmarks (98, 2) for ``size`` px outputs from ``celeba_lm_mean.npz``
+        (:func:`~ganzoo.plugins.stargan_v2.align.read_mean_landmarks`); DataError."""
+        return read_mean_landmarks(path, size)
+
+    def align(self, image: Image.Image, reference: np.ndarray, size: int) -> Image.Image:
+        """``image`` aligned to ``reference`` as the official aligner does
+        (:func:`~ganzoo.plugins.stargan_v2.align.align_face`); a ``size`` px RGB image; DataError when unalignable."""
+        return align_face(self, image, reference, size)
