@@ -42,7 +42,7 @@ from .data import build_train_loader, fixed_batch, has_split
 from .errors import CheckpointError, GanzooError, RunInterrupted
 from .images import sample_path, save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
-from .pretrained import ModelConfig, save_model
+from .pretrained import MODEL_DIR, ModelConfig, save_model
 from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
 from .run_state import (NonFinite, PhaseHooks, RunState, SkipNonFinite, build_dataset, build_run_state,
                         check_mixed_precision, divergence_error, run_iteration, step_context, to_device, training_data)
@@ -162,7 +162,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     # Export the model folder (RUN/model/): the inference networks, as EMA copies where they exist.
     state.check_finite(checkpoints_dir)
     if main:
-        model_dir = save_model(output_dir, state.exported_networks(), ModelConfig.for_recipe(recipe, dataset.domains))
+        model_dir = save_model(output_dir / MODEL_DIR, state.exported_networks(), ModelConfig.for_recipe(recipe, dataset.domains))
         console.print(f"Done: {summary.end_iteration} iterations. Weights in {model_dir}, "
                       f"checkpoints in {checkpoints_dir}, samples in {samples_dir}.")
     accelerator.end_training()
