@@ -100,8 +100,9 @@ def require(method: Any, capability: type[C], action: str) -> C:
     if isinstance(method, capability):
         return method
     able = ", ".join(methods_with(capability)) or "none is installed"
-    raise GanzooError(f"This {registry_name(method) or type(method).__name__} model cannot {action}. Methods that can: {able}; use a "
-                      f"model trained with one of them.")
+    name = registry_name(method) or type(method).__name__
+    raise GanzooError(f"This {name} model cannot {action}. Methods that can: {able}; use a model trained with one "
+                      f"of them.")
 
 
 def registry_name(method: Any) -> str | None:

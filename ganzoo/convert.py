@@ -39,7 +39,8 @@ def convert(family: str, checkpoint: str | Path, out_dir: str | Path, names: Seq
                           f"{', '.join(name.replace('_', '-') for name in methods_with(OfficialConverter))}.")
     official = cls.read_official(Path(checkpoint))
     merged = _merge(official.settings, _given(settings))
-    unknown = sorted(k for k in merged if not k.startswith("method.") and k not in ("data.img_size", "data.num_domains"))
+    data_keys = ("data.img_size", "data.num_domains")
+    unknown = sorted(k for k in merged if not k.startswith("method.") and k not in data_keys)
     if unknown:
         raise CheckpointError(f"{', '.join(unknown)}: a converted model takes method.* settings, data.img_size and "
                               f"data.num_domains only.")

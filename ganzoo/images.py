@@ -91,19 +91,30 @@ def headed_grid(header: torch.Tensor, sources: torch.Tensor, columns: Sequence[t
                                                         for top, column in zip(header, columns))])
 
 
+#: the file types :func:`save_animation` writes
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+
+
+def check_animation_path(path: str | Path) -> Path:
+    """``path`` if it names a GIF or an MP4; GanzooError otherwise (checked before any work is done)."""
+    path = Path(path)
+    if path.suffix.lower() not in ANIMATION_SUFFIXES:
+        raise GanzooError(f"{path}: an animation is written as .gif or .mp4; name the output file so.")
+    return path
+
+
 def save_animation(frames: Sequence[torch.Tensor], path: str | Path, fps: float = 15.0) -> Path:
     """Write (3, H, W) frames in [0, 1] as a GIF (Pillow) or, for a ``.mp4`` path, as H.264 video through the
     ffmpeg that imageio-ffmpeg ships (OutputError naming ``pip install imageio-ffmpeg`` when it is missing).
-    15 fps is the official StarGAN v2 video's rate (30 fps, slowed twice). Written atomically."""
-    path = Path(path)
+    15 fps is the official StarGAN v2 video's rate (30 fps, slowed twice); a GIF counts hundredths of a second,
+    so its frames last 70 ms. Written atomically."""
+    path = check_animation_path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".gif", ".mp4"):
-        raise GanzooError(f"{path}: an animation is written as .gif or .mp4; name the output file so.")
     pictures = [to_pil(frame) for frame in frames]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
     if suffix == ".gif":
-        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps),
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=10 * round(100 / fps),
                          loop=0)
     else:
         try:

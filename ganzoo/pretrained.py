@@ -130,7 +130,8 @@ class PretrainedModel(ModelHubMixin, library_name="ganzoo", tags=["ganzoo", "gan
         return inference.translate(self, images, target, seed=seed, reference=reference)
 
     def interpolate(self, images: inference.Images, target: str, steps: int = inference.EASED_FRAMES, *,
-                    seed: int = 0, styles: int = 2, reference: inference.Images | None = None) -> list[inference.Images]:
+                    seed: int = 0, styles: int = 2,
+                    reference: inference.Images | None = None) -> list[inference.Images]:
         """Frames of ``images`` translated with styles interpolated between ``styles`` styles of ``target`` drawn
         from seeds ``seed, seed + 1, ...`` (or between consecutive images of ``reference``), ``steps`` eased
         frames per change as the official ``video_ref`` (:func:`ganzoo.inference.interpolate`)."""
@@ -210,9 +211,9 @@ def load_model(path: str | Path, device: torch.device | str | None = None, *,
 
     ``device`` defaults to CUDA when available, else the CPU. ``training``: load every network of the method
     (the discriminator too) from ``training/``, the trained rather than the averaged weights, to fine-tune.
-    Raises CheckpointError when ``path`` holds no model folder, when its ``config.json`` is unreadable, of an unknown or newer format version, or names an unknown method, and when a weights file is
-    missing, unreadable or does not fit the method; the method's own checks of its options (GanzooError) apply
-    as when training.
+    Raises CheckpointError when ``path`` holds no model folder, when its ``config.json`` is unreadable, of an
+    unknown or newer format version, or names an unknown method, and when a weights file is missing, unreadable
+    or does not fit the method; the method's own checks of its options (GanzooError) apply as when training.
     """
     folder = find_model_folder(path)
     config = read_config(folder)

@@ -162,7 +162,8 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     # Export the model folder (RUN/model/): the inference networks, as EMA copies where they exist.
     state.check_finite(checkpoints_dir)
     if main:
-        model_dir = save_model(output_dir / MODEL_DIR, state.exported_networks(), ModelConfig.for_recipe(recipe, dataset.domains))
+        model_dir = save_model(output_dir / MODEL_DIR, state.exported_networks(),
+                               ModelConfig.for_recipe(recipe, dataset.domains))
         console.print(f"Done: {summary.end_iteration} iterations. Weights in {model_dir}, "
                       f"checkpoints in {checkpoints_dir}, samples in {samples_dir}.")
     accelerator.end_training()

@@ -29,7 +29,7 @@ from torch import Tensor
 from .capabilities import AttributeEditor, StyleTranslator, require
 from .data import IMAGE_EXTENSIONS, ImageFiles, center_crop, eval_transform, find_images
 from .errors import DataError, GanzooError
-from .images import column_grid, from_signed, headed_grid, save_animation, save_png, text_tile
+from .images import check_animation_path, column_grid, from_signed, headed_grid, save_animation, save_png, text_tile
 from .inference import domain_index
 from .pretrained import PretrainedModel
 
@@ -88,6 +88,8 @@ def translate(model_dir: str | Path, source: str | Path, out: str | Path, *, att
     if interpolate and target is None:
         raise GanzooError("--interpolate needs --target DOMAIN (and --reference IMG_OR_DIR to move between "
                           "references instead of seeds).")
+    if interpolate:
+        check_animation_path(out)
     model = PretrainedModel.from_pretrained(str(model_dir))
     images = read_images(source, model.img_size)
     if attrs is not None or (grid and isinstance(model.method, AttributeEditor)):

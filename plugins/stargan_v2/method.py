@@ -241,7 +241,8 @@ class StarGANv2(TrainingMethod):
 
     @torch.no_grad()
     def latent_styles(self, domains: Tensor, generator: torch.Generator) -> Tensor:
-        """``F(z, y)`` (paper eq. 1's s̃) for latents z ~ N(0, I) drawn on the CPU with ``generator``: (B, style_dim)."""
+        """``F(z, y)`` (paper §2, mapping network) for latents z ~ N(0, I) drawn on the CPU with ``generator``:
+        (B, style_dim)."""
         z = torch.randn(domains.size(0), self.config.latent_dim, generator=generator).to(domains.device)
         mapping = self.networks["mapping_network"]
         with eval_mode(mapping):

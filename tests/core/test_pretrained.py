@@ -149,7 +149,7 @@ def test_version_1_folder_still_loads_and_export_rewrites_it_in_the_current_form
 
 
 def test_save_pretrained_round_trip_and_training_networks(tmp_path):
-    method = export(tmp_path / "run")
+    export(tmp_path / "run")
     model = ganzoo.from_pretrained(tmp_path / "run", device="cpu")
     model.save_pretrained(tmp_path / "copy")
     assert ganzoo.from_pretrained(tmp_path / "copy").config == model.config
