@@ -213,3 +213,18 @@ assert "ganzoo.trainer" not in sys.modules, "ganzoo.trainer was imported"
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "grid.png").is_file()
+
+
+def test_the_readme_snippet_runs(tmp_path, monkeypatch):
+    """The README's two lines, on a tiny model exported where the quickstart's would be, with its domain names."""
+    recipe = load_recipe(TINY["stargan_v2"])
+    method = method_from_spec(recipe.method, img_size=16, num_domains=2)
+    save_model(tmp_path / "runs" / "quickstart" / MODEL_DIR, {n: method.networks[n] for n in method.exported_networks},
+               ModelConfig.for_recipe(recipe, ["0_red_circle", "1_green_square"]))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = readme.split("```python\n")[1].split("```")[0]
+    assert "ganzoo.from_pretrained(" in snippet and ".translate(" in snippet
+    monkeypatch.chdir(tmp_path)
+    scope = {"images": [Image.new("RGB", (30, 20), "red")]}
+    exec(snippet, scope)
+    assert scope["images"][0].size == (16, 16) and scope["model"].path == Path("runs/quickstart/model")
