@@ -20,7 +20,7 @@ from . import registry
 from .capabilities import OfficialCheckpoint, OfficialConverter, methods_with
 from .errors import CheckpointError, GanzooError
 from .pretrained import ModelConfig, method_from_spec, save_model
-from .recipe import apply_override
+from .recipe import apply_override, dotted_keys
 from .schema import parse
 
 
@@ -76,7 +76,7 @@ def _given(settings: Sequence[str]) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for item in settings:
         apply_override(raw, item)
-    return _flat(raw)
+    return dotted_keys(raw)
 
 
 def _merge(inferred: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -92,16 +92,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(b, bool):
         return math.isclose(a, b, rel_tol=1e-6)
     return a == b
-
-
-def _flat(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _nested(flat: dict[str, Any]) -> dict[str, Any]:
