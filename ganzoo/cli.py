@@ -93,8 +93,8 @@ def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int) -> N
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first style drawn for --target.")
 @click.option("--num", type=click.IntRange(min=1), default=1, show_default=True, help="Styles drawn for --target.")
 @click.option("--interpolate", is_flag=True, help="Write the official-style interpolation between the styles "
-                                                  "(--num >= 2 seeds, or the references) as a GIF, or MP4 with "
-                                                  "imageio-ffmpeg installed; --out anim.gif / anim.mp4.")
+                                                  "(of --num seeds, at least 2, or of the references) as a GIF, or "
+                                                  "MP4 with imageio-ffmpeg installed; --out anim.gif / anim.mp4.")
 @click.option("--out", required=True, type=click.Path(path_type=str),
               help="Output PNG: one image, or a grid with the sources down the left (GIF/MP4 with --interpolate).")
 def translate(model: str, source: str, attrs: str | None, grid: bool, target: str | None, reference: str | None,

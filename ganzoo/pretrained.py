@@ -184,7 +184,7 @@ def save_model(directory: str | Path, networks: Mapping[str, nn.Module], config:
     model; an existing model folder is replaced, except for files other than these (a model card).
     """
     directory = Path(directory)
-    tmp = directory.with_name(f".tmp-{directory.name}")
+    tmp = directory.absolute().with_name(f".tmp-{directory.absolute().name}")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / TRAINING_DIR if training_networks else tmp).mkdir(parents=True)
     for folder, nets in ((tmp, networks), (tmp / TRAINING_DIR, training_networks or {})):

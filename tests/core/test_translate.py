@@ -3,11 +3,13 @@ interpolation animation, on a tiny exported model (16 px: grid cells are 18 px w
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from PIL import Image
 
 from ganzoo.cli import main
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, OutputError
 from ganzoo.images import from_signed, to_pil
 from ganzoo.pretrained import load_model
 from ganzoo.translate import read_images, translate
@@ -64,6 +66,13 @@ def test_interpolation_as_gif_and_mp4(run, capsys):
     main(["translate", str(run / "run"), "--source", str(run / "src" / "a.png"), "--reference", str(run / "ref"),
           "--target", "domain0", "--interpolate", "--out", str(run / "anim.mp4")])
     assert (run / "anim.mp4").read_bytes()[4:8] == b"ftyp"  # an MP4 container
+
+
+def test_mp4_without_imageio_ffmpeg_says_what_to_install(run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if not installed
+    with pytest.raises(OutputError, match=r"anim\.mp4 needs imageio-ffmpeg: pip install imageio-ffmpeg"):
+        translate(run / "run", run / "src", run / "anim.mp4", target="domain0", interpolate=True)
+    assert not (run / "anim.mp4").exists()
 
 
 def test_translate_errors(run):
