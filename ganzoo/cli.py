@@ -4,9 +4,13 @@
     ganzoo bench RECIPE [key=value ...] [--iters N] [--warmup W]
                                                   time training iterations on random inputs (one JSON line)
     ganzoo list [KIND]                            what is registered
-    ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
-                                                  edit the labels of images with a trained model
-                                                  (RUN_DIR: a run folder or its model/ folder)
+    ganzoo translate MODEL --source IMG_OR_DIR (--attrs A=1,B=0 | --grid | --target D [--seed S] [--num K]
+                     | --reference IMG_OR_DIR --target D) [--interpolate] --out OUT
+                                                  translate images with a model (a run folder, a model folder
+                                                  or a Hub id)
+    ganzoo export RUN_DIR OUT_DIR                 write a run's model folder to OUT_DIR
+    ganzoo convert FAMILY CKPT OUT_DIR --domains A,B [KEY=VALUE ...]
+                                                  an official checkpoint as a model folder
     ganzoo align SRC_DIR OUT_DIR --fan-weights wing.ckpt --mean-landmarks celeba_lm_mean.npz [--size 256]
                                                   align the faces of photos as the training faces were
     ganzoo push RUN_OR_MODEL_DIR --repo-id USER/NAME [--private] [--dry-run OUT_DIR]
@@ -105,19 +109,68 @@ def align(src_dir: str, out_dir: str, fan_weights: str, mean_landmarks: str, siz
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=str))
+@click.argument("model", type=click.Path(path_type=str))
 @click.option("--source", required=True, type=click.Path(path_type=str), help="An image, or a folder of images.")
 @click.option("--attrs", help="Label changes NAME=VALUE[,NAME=VALUE...], e.g. Blond_Hair=1,Male=0. Labels not "
                               "named keep the value the model's classifier predicts for the source image.")
-@click.option("--grid", is_flag=True, help="The test grid instead: each single-label change in turn.")
+@click.option("--grid", is_flag=True, help="The test grid instead: each single-label change in turn (attribute "
+                                          "editors), or every domain with the style --seed draws (style translators).")
+@click.option("--target", help="Translate to this domain with the styles of --seed .. --seed + --num - 1, or, with "
+                               "--reference, the references' domain.")
+@click.option("--reference", type=click.Path(path_type=str), help="Reference image, or folder of them (of the "
+                                                                   "--target domain): translate with their styles.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first style drawn for --target.")
+@click.option("--num", type=click.IntRange(min=1), default=1, show_default=True, help="Styles drawn for --target.")
+@click.option("--interpolate", is_flag=True, help="Write the official-style interpolation between the styles "
+                                                  "(of --num seeds, at least 2, or of the references) as a GIF, or "
+                                                  "MP4 with imageio-ffmpeg installed; --out anim.gif / anim.mp4.")
 @click.option("--out", required=True, type=click.Path(path_type=str),
-              help="Output PNG: one row per source image, the source first.")
-def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str) -> None:
-    """Edit the labels (attributes, classes) of images with the model RUN_DIR exported (RUN_DIR/model/; the model
-    folder itself works too), whose training method must be able to edit attributes."""
+              help="Output PNG: one image, or a grid with the sources down the left (GIF/MP4 with --interpolate).")
+def translate(model: str, source: str, attrs: str | None, grid: bool, target: str | None, reference: str | None,
+              seed: int, num: int, interpolate: bool, out: str) -> None:
+    """Translate images with MODEL: a run folder, a model folder, or a Hugging Face Hub id (user/name).
+
+    What is possible depends on the model: --attrs and --grid edit labels (StarGAN v1); --target, --reference,
+    --grid and --interpolate translate with styles (StarGAN v2).
+    """
     from .translate import translate as run_translate
 
-    _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
+    written = run_translate(model, source, out, attrs=attrs, grid=grid, target=target, reference=reference, seed=seed,
+                            num=num, interpolate=interpolate)
+    _err.print(f"Wrote {written}", highlight=False)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=str))
+@click.argument("out_dir", type=click.Path(path_type=str))
+def export(run_dir: str, out_dir: str) -> None:
+    """Write the model of RUN_DIR (a run folder or a model folder, any format version) to OUT_DIR as a model folder
+    in the current format, with a model card: ready for ganzoo.from_pretrained and the Hub."""
+    from .pretrained import export_model
+
+    _err.print(f"Wrote {export_model(run_dir, out_dir)}", highlight=False)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("family")
+@click.argument("checkpoint", type=click.Path(path_type=str))
+@click.argument("out_dir", type=click.Path(path_type=str))
+@click.argument("settings", nargs=-1)
+@click.option("--domains", "--attrs", "names", required=True,
+              help="The domain (label, attribute) names, comma-separated, in the order the model was trained with.")
+def convert(family: str, checkpoint: str, out_dir: str, settings: tuple[str, ...], names: str) -> None:
+    """Convert an official CHECKPOINT of FAMILY (stargan-v2: *_nets_ema.ckpt or *_nets.ckpt; stargan-v1:
+    {i}-G.ckpt beside {i}-D.ckpt) into the model folder OUT_DIR.
+
+    Sizes are read from the tensor shapes; SETTINGS (dotted KEY=VALUE, e.g. data.img_size=256) are checked
+    against them and supply what the shapes do not tell.
+    """
+    from .convert import convert as run_convert
+
+    folder, report = run_convert(family, checkpoint, out_dir, [name.strip() for name in names.split(",")], settings)
+    for line in report:
+        _err.print(f"  {line}", highlight=False)
+    _err.print(f"Wrote {folder}", highlight=False)
 
 
 @cli.command()

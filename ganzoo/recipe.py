@@ -12,6 +12,7 @@ directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the s
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,17 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node[part] = child
         node = child
     node[parts[-1]] = value
+
+
+def dotted_keys(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested recipe data as ``{"dotted.key": value}``, lists as JSON text (the scalars trackers take)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update(dotted_keys(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, (list, tuple)) else value
+    return out
 
 
 def _load_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:

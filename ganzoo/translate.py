@@ -1,8 +1,15 @@
-"""``ganzoo translate``: edit the labels of images with a run's exported model (RUN_DIR/model/).
+"""``ganzoo translate``: translate images with a model, by whatever the model can do.
 
-The model is read back by :func:`ganzoo.pretrained.load_model`. The editing itself belongs to the method,
-which must have the :class:`~ganzoo.capabilities.AttributeEditor` capability: this module reads images,
-parses the requested changes and writes the result, one row per source image: the source, then its edits.
+The model is read by :meth:`ganzoo.pretrained.PretrainedModel.from_pretrained` (a run folder, a model folder or
+a Hub id). What it does depends on the method's capabilities (:mod:`ganzoo.capabilities`), never on its
+family's name:
+
+- ``--attrs A=1,B=0`` / ``--grid`` with an :class:`~ganzoo.capabilities.AttributeEditor` (StarGAN v1): one row
+  per source image, the source then its edits (the grid: the official test grid);
+- ``--target D [--seed S] [--num K]``, ``--reference IMG_OR_DIR --target D`` and ``--grid`` with a
+  :class:`~ganzoo.capabilities.StyleTranslator` (StarGAN v2): a grid with a header row (the references, or
+  the target domains and seeds) and a column of sources, or a single image for one source and one style;
+  ``--interpolate`` writes the frames of the official style interpolation as a GIF or an MP4.
 
 Source images are read as training reads them: decoded as a viewer shows them by the one reader
 (:func:`ganzoo.data.reading.read_image`), hidden files skipped by the layout scan's rule
@@ -19,11 +26,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .capabilities import AttributeEditor, methods_with
+from .capabilities import AttributeEditor, StyleTranslator, require
 from .data import IMAGE_EXTENSIONS, ImageFiles, center_crop, eval_transform, find_images
 from .errors import DataError, GanzooError
-from .images import column_grid, save_png
-from .pretrained import load_model
+from .images import check_animation_path, column_grid, from_signed, headed_grid, save_animation, save_png, text_tile
+from .inference import domain_index
+from .pretrained import PretrainedModel
 
 #: source images translated at once
 CHUNK = 16
@@ -45,7 +53,7 @@ def parse_changes(text: str) -> dict[str, float]:
     return changes
 
 
-def read_images(source: str | Path, img_size: int) -> Tensor:
+def read_images(source: str | Path, img_size: int, what: str = "--source") -> Tensor:
     """An image file, or every image directly in a folder (sorted by name; hidden files left out), as
     (N, 3, S, S) float32 in [-1, 1]. Unreadable files of a folder are skipped with a warning; DataError when
     ``source`` is missing, holds no image, or nothing in it is readable."""
@@ -58,36 +66,68 @@ def read_images(source: str | Path, img_size: int) -> Tensor:
     elif source.is_file():
         paths = (source,)
     else:
-        raise DataError(f"--source {source} does not exist; pass an image or a folder of images.")
+        raise DataError(f"{what} {source} does not exist; pass an image or a folder of images.")
     files = ImageFiles(paths)
     images = [eval_transform(center_crop(image), img_size) for index in range(len(files))
               if (image := files.read(index)) is not None]
     if not images:
-        raise DataError(f"No readable image in --source {source} (the warnings above say why).")
+        raise DataError(f"No readable image in {what} {source} (the warnings above say why).")
     return torch.stack(images)
 
 
-def translate(run_dir: str | Path, source: str | Path, out: str | Path, *, attrs: str | None = None,
-              grid: bool = False) -> Path:
-    """Edit the images of ``source`` with the model of ``run_dir`` (a run folder or its model folder) and write
-    the rows to ``out`` (PNG). Returns ``out``. GanzooError for a model without the AttributeEditor capability,
-    unreadable images, malformed ``attrs``, or both or neither of ``attrs`` and ``grid``."""
-    if grid == (attrs is not None):
-        raise GanzooError("Pass either --attrs NAME=VALUE[,...] (one edit) or --grid (the test grid), not both "
-                          "or neither.")
-    changes = parse_changes(attrs) if attrs is not None else {}
-    model = load_model(run_dir)
-    method = model.method
-    if not isinstance(method, AttributeEditor):
-        editors = ", ".join(methods_with(AttributeEditor)) or "none is installed"
-        raise GanzooError(f"The model in {model.path} ({model.config.method.name}) does not edit labelled attributes, "
-                          f"which `ganzoo translate` does. Methods that do: {editors}; pass a run trained with one "
-                          f"of them.")
+def translate(model_dir: str | Path, source: str | Path, out: str | Path, *, attrs: str | None = None,
+              grid: bool = False, target: str | None = None, reference: str | Path | None = None, seed: int = 0,
+              num: int = 1, interpolate: bool = False) -> Path:
+    """Translate the images of ``source`` with the model of ``model_dir`` (a run folder, a model folder or a Hub
+    id) and write ``out``: a PNG, or with ``interpolate`` a GIF / MP4. Exactly one of ``attrs``, ``grid``,
+    ``target`` (optionally with ``reference``, the references' domain) selects what is done. Returns ``out``.
+    GanzooError for a model that cannot do it, unreadable images, malformed ``attrs``, an unknown domain."""
+    if sum((attrs is not None, grid, target is not None or reference is not None)) != 1:
+        raise GanzooError("Pass one of --attrs NAME=VALUE[,...], --grid, --target DOMAIN (with --seed/--num, or "
+                          "with --reference IMG_OR_DIR, the references' domain).")
+    if interpolate and target is None:
+        raise GanzooError("--interpolate needs --target DOMAIN (and --reference IMG_OR_DIR to move between "
+                          "references instead of seeds).")
+    if interpolate:
+        check_animation_path(out)
+    model = PretrainedModel.from_pretrained(str(model_dir))
     images = read_images(source, model.img_size)
+    if attrs is not None or (grid and isinstance(model.method, AttributeEditor)):
+        return save_png(_edits(model, images, parse_changes(attrs) if attrs is not None else None), out)
+    require(model.method, StyleTranslator, "translate with a style (--grid, --target, --reference)")
+    if grid:
+        header = torch.stack([text_tile(name, model.img_size) for name in model.domains])
+        return save_png(headed_grid(header, images, [_styled(model, images, name, seed=seed) for name in
+                                                     model.domains]), out)
+    domain_index(target, model.domains, "--target")
+    refs = read_images(reference, model.img_size, "--reference") if reference is not None else None
+    if interpolate:
+        frames = model.interpolate(images, target, seed=seed, styles=max(num, 2), reference=refs)
+        return save_animation([column_grid([images, frame]) for frame in frames], out)
+    if refs is not None:
+        header, columns = refs, [_styled(model, images, target, reference=ref) for ref in refs]
+    else:
+        header = torch.stack([text_tile(f"{target} seed {seed + k}", model.img_size) for k in range(num)])
+        columns = [_styled(model, images, target, seed=seed + k) for k in range(num)]
+    if images.size(0) == 1 and len(columns) == 1:
+        return save_png(from_signed(columns[0][0]), out)
+    return save_png(headed_grid(header, images, columns), out)
+
+
+def _edits(model: PretrainedModel, images: Tensor, changes: dict[str, float] | None) -> Tensor:
+    """Rows of each source and its edits (``changes``; None: the test grid)."""
+    editor = require(model.method, AttributeEditor, "edit labelled attributes (--attrs)")
     rows = []
     for chunk in images.split(CHUNK):
         chunk = chunk.to(model.device)
-        outputs = method.edit_grid(chunk, model.domains) if grid else method.edit(chunk, changes, model.domains)
+        outputs = editor.edit_grid(chunk, model.domains) if changes is None else editor.edit(chunk, changes,
+                                                                                              model.domains)
         rows.append(torch.stack([chunk, *outputs], dim=1).cpu())
-    columns = torch.cat(rows).unbind(1)
-    return save_png(column_grid(columns), out)
+    return column_grid(torch.cat(rows).unbind(1))
+
+
+def _styled(model: PretrainedModel, images: Tensor, target: str, *, seed: int = 0,
+            reference: Tensor | None = None) -> Tensor:
+    """``model.translate`` of every image, in chunks (the same style for all)."""
+    return torch.cat([model.translate(chunk, target, seed=seed, reference=reference)
+                      for chunk in images.split(CHUNK)])

@@ -5,7 +5,7 @@ networks, whose layers are numbered positions in one ``nn.Sequential`` (``main.N
 same tensors by role (``stem``, ``down.0``, ``bottleneck.3.conv1``, ``src_head``, ...); the renaming is
 the only difference, and it depends only on the number of residual blocks / trunk layers, which is
 read from the keys. Files are read with ``torch.load(..., weights_only=True)``: nothing but tensors
-is unpickled.
+is unpickled. :func:`read_official` also infers every size the shapes tell (``ganzoo convert stargan-v1``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Mapping
 
 from torch import Tensor, nn
 
+from ganzoo.capabilities import OfficialCheckpoint
 from ganzoo.checkpoint import load_module_tensors, load_torch_file
 from ganzoo.errors import CheckpointError
 
@@ -53,6 +54,39 @@ def load_official_models(model_dir: str | Path, iteration: int) -> dict[str, dic
     ``{iteration}-D.ckpt`` in an official ``model_save_dir``."""
     return {name: load_official_checkpoint(Path(model_dir) / f"{iteration}-{letter}.ckpt")
             for name, letter in OFFICIAL_FILES.items()}
+
+
+def read_official(generator_path: str | Path) -> OfficialCheckpoint:
+    """An official ``{i}-G.ckpt`` and the ``{i}-D.ckpt`` beside it (the discriminator's classifier predicts the
+    labels an edit keeps), with their sizes: image size (D's classifier kernel times 2**repeat_num), number of
+    labels, each network's conv_dim and repeat_num. A mask-vector (joint) generator, two condition channels wider
+    than D has classes, is reported: its method.c2_dim must be given."""
+    generator_path = Path(generator_path)
+    stem, letter, rest = generator_path.name.rpartition("G")
+    if not letter:
+        raise CheckpointError(f"{generator_path.name} is not named like an official generator checkpoint "
+                              f"({{i}}-G.ckpt); pass the G file, with its D file beside it.")
+    nets = {"generator": load_official_checkpoint(generator_path),
+            "discriminator": load_official_checkpoint(generator_path.with_name(f"{stem}D{rest}"))}
+    blocks = {name: _count(state, name, official=True) for name, state in nets.items()}
+    if not blocks["generator"] or "conv2.weight" not in nets["discriminator"]:
+        raise CheckpointError(f"{generator_path} and its D file are not an official StarGAN v1 generator and "
+                              f"discriminator (no residual blocks, or no classifier conv2).")
+    classifier = nets["discriminator"]["conv2.weight"]
+    settings = {"data.img_size": classifier.shape[-1] * 2 ** blocks["discriminator"],
+                "data.num_domains": classifier.shape[0]}
+    for name, state in nets.items():
+        settings[f"method.{name}.conv_dim"] = state["main.0.weight"].shape[0]
+        settings[f"method.{name}.repeat_num"] = blocks[name]
+    notes = [f"found generator and discriminator ({generator_path.name}, {stem}D{rest})"]
+    condition_dim = nets["generator"]["main.0.weight"].shape[1] - 3
+    if condition_dim == classifier.shape[0] + 2:
+        notes.append("mask-vector (joint) model: give method.c2_dim (the second dataset's classes; RaFD: 8)")
+    else:
+        settings["method.c2_dim"] = 0
+    return OfficialCheckpoint(settings, nets, source=f"official yunjey/stargan checkpoints {generator_path.name} "
+                              f"and {stem}D{rest}", licence="mit",
+                              load_network=load_official_weights, notes=notes)
 
 
 def load_official_weights(module: nn.Module, state_dict: Mapping[str, Tensor], network: str) -> None:

@@ -17,12 +17,14 @@ per update and so ends at 0.999·lr.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ganzoo.build import create
+from ganzoo.capabilities import OfficialCheckpoint
 from ganzoo.errors import GanzooError, RecipeError
 from ganzoo.images import column_grid
 from ganzoo.interfaces import AdversarialLoss, AuxiliaryClassifierDiscriminator, ImageToImageGenerator, Regularizer
@@ -30,6 +32,7 @@ from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingM
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 
+from .convert import read_official
 from .edit import edited_condition, grid_conditions
 from .labels import LabelGroup, LabelLayout
 
@@ -219,6 +222,11 @@ class StarGANv1(TrainingMethod):
         """Group-local labels of ``images`` as the discriminator's classifier sees them, one tensor per group."""
         logits = self.networks["discriminator"](images)[1]
         return [self.layout.predict(logits, g) for g in range(len(self.layout.groups))]
+
+    @classmethod
+    def read_official(cls, checkpoint: Path) -> OfficialCheckpoint:
+        """An official yunjey/stargan ``{i}-G.ckpt`` (with its ``{i}-D.ckpt``) and its sizes (``convert.py``)."""
+        return read_official(checkpoint)
 
     def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
         """Random images and first-group labels, targets a permutation of them (as the sampler draws)."""

@@ -10,6 +10,8 @@ official files are handled here: DataParallel ``module.`` prefixes (issue #173) 
 The face-landmark network (FAN) of the CelebA-HQ setup comes as the released ``wing.ckpt``
 (``{"state_dict": ...}``, AdaptiveWingLoss names) or as the ``fan`` entry of an official CelebA-HQ checkpoint;
 :func:`official_fan_to_ganzoo` renames it and :func:`load_fan_weights` loads it.
+
+:func:`read_official` also infers every size the tensor shapes tell (``ganzoo convert stargan-v2``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Mapping
 
 from torch import Tensor, nn
 
-from ganzoo.interfaces import LandmarkDetector
-
+from ganzoo.capabilities import OfficialCheckpoint
 from ganzoo.checkpoint import WeightMismatch, load_torch_file, weight_mismatch
 from ganzoo.errors import CheckpointError
+from ganzoo.interfaces import LandmarkDetector
 
 from .networks import HighPass
 
@@ -79,6 +81,34 @@ def load_official_checkpoint(path: str | Path) -> dict[str, dict[str, Tensor]]:
     return official_networks(load_torch_file(path, "official StarGAN v2 checkpoint"), path)
 
 
+def read_official(path: str | Path) -> OfficialCheckpoint:
+    """An official checkpoint with the sizes its shapes tell: image size, number of domains, style and latent
+    sizes, each network's base channels and max_conv_dim, the mapping network's layers and width, w_hpf.
+
+    A ``*_nets_ema.ckpt`` holds the averaged (inference) networks; a ``*_nets.ckpt`` the trained ones and the
+    discriminator, which become both the inference and the training networks. The ``fan`` entry (the
+    face-landmark network of the w_hpf masks) is reported, not converted. w_hpf is read from ``hpf.filter``
+    (centre 8 / w_hpf); files without it (before 2021) show it by a generator one stage deeper than the
+    discriminator or style encoder (official w_hpf 1 assumed); a lone such generator needs it given.
+    """
+    path = Path(path)
+    data = load_torch_file(path, "official StarGAN v2 checkpoint")
+    nets = official_networks(data, path)
+    settings = _settings(nets)
+    notes = [f"found {', '.join(nets)}"]
+    if isinstance(data, dict) and "fan" in data:
+        notes.append("left out: fan (the face-landmark network of the w_hpf masks, which a CelebA-HQ model needs; "
+                     "not part of the model folder)")
+    training = nets if "discriminator" in nets else {}
+    if training:
+        notes.append("no averaged (EMA) networks in this file: the inference networks are the trained ones "
+                     "(convert the *_nets_ema.ckpt for the official results)")
+    inference = {name: state for name, state in nets.items() if name != "discriminator"}
+    return OfficialCheckpoint(settings, inference, source=f"official clovaai/stargan-v2 checkpoint {path.name}",
+                              licence="cc-by-nc-4.0",
+                              load_network=load_official_weights, training_weights=training, notes=notes)
+
+
 def official_networks(data: object, path: str | Path, *, with_fan: bool = False) -> dict[str, dict[str, Tensor]]:
     """The StarGAN v2 state dicts in ``data``, the contents of the official checkpoint ``path``, ``module.``
     prefixes stripped, with the ``fan`` entry too when ``with_fan`` and the file has one (CelebA-HQ files).
@@ -90,6 +120,79 @@ def official_networks(data: object, path: str | Path, *, with_fan: bool = False)
         raise CheckpointError(f"{path} holds no StarGAN v2 network (expected keys among {', '.join(NETWORKS)}; "
                               f"found {found}). Pass an official *_nets.ckpt or *_nets_ema.ckpt file.")
     return {name: _unprefixed(state) for name, state in nets.items()}
+
+
+def _settings(nets: Mapping[str, Mapping[str, Tensor]]) -> dict[str, object]:
+    """Recipe settings (dotted keys) that the official state dicts' shapes tell."""
+    settings: dict[str, object] = {}
+    trunk_sizes = set()
+    for network, root in _OFFICIAL_TRUNK.items():
+        state = nets.get(network)
+        if state is None:
+            continue
+        blocks = len(_blocks(state, f"{root}."))
+        trunk_sizes.add(2 ** (blocks + 2))  # one halving per block, down to 4 x 4
+        settings[f"method.{network}.base_channels"] = state[f"{root}.0.weight"].shape[0]
+        settings[f"method.{network}.max_conv_dim"] = _widest(state, rf"{root}\.\d+\.conv2\.weight")
+        head = state["unshared.0.weight"] if network == "style_encoder" else state[f"main.{blocks + 4}.weight"]
+        settings["data.num_domains"] = _official_heads(state) if network == "style_encoder" else head.shape[0]
+        if network == "style_encoder":
+            settings["method.style_dim"] = head.shape[0]
+    if len(trunk_sizes) > 1:
+        raise CheckpointError(f"The style encoder and discriminator of this checkpoint are made for different image "
+                              f"sizes ({sorted(trunk_sizes)}): it is not an official checkpoint.")
+    if "mapping_network" in nets:
+        state = nets["mapping_network"]
+        shared = sorted(int(k.split(".")[1]) for k in state if re.fullmatch(r"shared\.\d+\.weight", k))
+        head = sorted(int(k.split(".")[2]) for k in state if re.fullmatch(r"unshared\.0\.\d+\.weight", k))
+        settings.update({"method.latent_dim": state["shared.0.weight"].shape[1],
+                         "method.mapping_network.hidden_dim": state["shared.0.weight"].shape[0],
+                         "method.mapping_network.shared_layers": len(shared),
+                         "method.mapping_network.head_layers": len(head),
+                         "method.style_dim": state[f"unshared.0.{head[-1]}.weight"].shape[0],
+                         "data.num_domains": _official_heads(state)})
+    if "generator" in nets:
+        settings.update(_generator_settings(nets["generator"], next(iter(trunk_sizes), None)))
+    return settings
+
+
+def _generator_settings(state: Mapping[str, Tensor], img_size: int | None) -> dict[str, object]:
+    """The generator's sizes; ``img_size``: the one the other networks tell (None: only a generator)."""
+    stages = len(_blocks(state, "encode.")) - 2  # the last two encoder blocks are the bottleneck
+    filt = state.get(_HPF_KEY)
+    w_hpf = 8.0 / float(filt[1, 1]) if filt is not None else None
+    if w_hpf is None and img_size is not None and stages == _halvings(img_size) - 3:
+        w_hpf = 1.0  # one stage deeper than w_hpf 0 makes it: a pre-2021 w_hpf file, trained with the official 1
+    settings: dict[str, object] = {
+        "method.generator.base_channels": state["from_rgb.weight"].shape[0],
+        "method.generator.max_conv_dim": _widest(state, r"encode\.\d+\.conv2\.weight"),
+        "method.style_dim": state["decode.0.norm1.fc.weight"].shape[1],
+    }
+    if w_hpf is not None:
+        settings["method.generator.w_hpf"] = w_hpf
+        settings["data.img_size"] = 2 ** (stages + 4 - (1 if w_hpf > 0 else 0))
+    elif img_size is not None:
+        settings["method.generator.w_hpf"] = 0.0
+        settings["data.img_size"] = 2 ** (stages + 4)
+    if img_size is not None and settings.get("data.img_size", img_size) != img_size:
+        raise CheckpointError(f"The generator of this checkpoint is made for {settings['data.img_size']} px and the "
+                              f"other networks for {img_size} px: it is not an official checkpoint.")
+    return settings
+
+
+def _official_heads(state: Mapping[str, Tensor]) -> int:
+    """Domains of an official mapping network or style encoder: its ``unshared.<k>`` heads."""
+    return len({key.split(".")[1] for key in state if key.startswith("unshared.")})
+
+
+def _halvings(img_size: int) -> int:
+    return img_size.bit_length() - 1
+
+
+def _widest(state: Mapping[str, Tensor], pattern: str) -> int:
+    """The most output channels of the convolutions whose keys match ``pattern``: for the blocks' second
+    convolutions, the widest stage, i.e. max_conv_dim (or less, where the image is too small to reach it)."""
+    return max(value.shape[0] for key, value in state.items() if re.fullmatch(pattern, key))
 
 
 def load_official_weights(module: nn.Module, state_dict: Mapping[str, Tensor], network: str) -> None:

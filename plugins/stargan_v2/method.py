@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 import torch
@@ -25,6 +26,7 @@ import torchvision
 from torch import Tensor, nn
 
 from ganzoo.build import create
+from ganzoo.capabilities import OfficialCheckpoint
 from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
 from ganzoo.images import from_signed
@@ -35,7 +37,7 @@ from ganzoo.registry import register
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
 
-from .convert import load_fan_weights
+from .convert import load_fan_weights, read_official
 from .data import ReferencePairs
 from .masks import face_masks
 from .networks import he_init
@@ -283,6 +285,34 @@ class StarGANv2(TrainingMethod):
             for ref, style in zip(x_ref, encoder(x_ref, y_ref)):
                 reference_rows.append(torch.cat([ref[None], generator(x_src, style.expand(n, -1), masks)]))
         return {"latent": _grid(latent_rows, n), "reference": _grid(reference_rows, n + 1)}
+
+    @torch.no_grad()
+    def latent_styles(self, domains: Tensor, generator: torch.Generator) -> Tensor:
+        """``F(z, y)`` (paper §2, mapping network) for latents z ~ N(0, I) drawn on the CPU with ``generator``:
+        (B, style_dim)."""
+        z = torch.randn(domains.size(0), self.config.latent_dim, generator=generator).to(domains.device)
+        mapping = self.networks["mapping_network"]
+        with eval_mode(mapping):
+            return mapping(z, domains)
+
+    @torch.no_grad()
+    def reference_styles(self, references: Tensor, domains: Tensor) -> Tensor:
+        """``E(x_ref, y)`` (paper §2, style encoder): the styles of reference images of ``domains``."""
+        encoder = self.networks["style_encoder"]
+        with eval_mode(encoder):
+            return encoder(references, domains)
+
+    @torch.no_grad()
+    def translate_with_styles(self, images: Tensor, styles: Tensor) -> Tensor:
+        """``G(x, s)`` (paper §2): ``images`` rendered in ``styles``."""
+        generator = self.networks["generator"]
+        with eval_mode(generator):
+            return generator(images, styles)
+
+    @classmethod
+    def read_official(cls, checkpoint: Path) -> OfficialCheckpoint:
+        """An official clovaai/stargan-v2 ``*_nets_ema.ckpt`` / ``*_nets.ckpt`` and its sizes (``convert.py``)."""
+        return read_official(checkpoint)
 
     def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
         shape = (batch_size, 3, self.img_size, self.img_size)

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 import ganzoo
+from ganzoo.cli import main
 from ganzoo.errors import CheckpointError, GanzooError
 from ganzoo.method import StepContext
 from ganzoo.pretrained import MODEL_DIR, ModelConfig, method_from_spec, save_model
@@ -30,7 +31,7 @@ def export(run: Path, family: str = "stargan_v2"):
     torch.manual_seed(0)
     method = method_from_spec(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
     domains = [f"domain{i}" for i in range(recipe.data.num_domains)]
-    save_model(run, {name: method.networks[name] for name in method.exported_networks},
+    save_model(run / MODEL_DIR, {name: method.networks[name] for name in method.exported_networks},
                ModelConfig.for_recipe(recipe, domains))
     return method
 
@@ -59,7 +60,10 @@ def test_model_folder_itself_loads_and_has_a_versioned_config(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [
         "config.json", "generator.safetensors", "mapping_network.safetensors", "style_encoder.safetensors"]
     config = json.loads((folder / "config.json").read_text())
-    assert config["format_version"] == 1 and config["method"]["name"] == "stargan_v2" and config["num_domains"] == 2
+    assert config["format_version"] == 2 and config["family"] == config["method"]["name"] == "stargan_v2"
+    assert config["num_domains"] == 2 and config["img_size"] == 16 and config["domains"] == ["domain0", "domain1"]
+    assert config["normalization"] == {"mean": [0.5] * 3, "std": [0.5] * 3} and config["licence"] is None
+    assert config["method"]["generator"]["max_conv_dim"] == 16 and config["method"]["style_dim"] == 8
     assert ganzoo.load_model(folder, device="cpu").path == folder
     assert not any(p.name.startswith(".tmp") for p in (tmp_path / "run").iterdir())
 
@@ -70,9 +74,9 @@ def edit_config(folder: Path, **changes) -> None:
 
 
 @pytest.mark.parametrize("version, message", [
-    (2, r"format_version 2: it was written by a newer ganzoo, and this one reads model folders up to version 1\. "
+    (3, r"format_version 3: it was written by a newer ganzoo, and this one reads model folders up to version 2\. "
         r"Upgrade ganzoo"),
-    ("one", r"format_version 'one', which no ganzoo writes \(this one reads version 1\)"),
+    ("one", r"format_version 'one', which no ganzoo writes \(this one reads versions 1, 2\)"),
     (0, r"format_version 0, which no ganzoo writes"),
 ])
 def test_unknown_or_newer_format_version_is_refused(tmp_path, version, message):
@@ -94,7 +98,7 @@ def test_missing_or_foreign_weights_are_reported(tmp_path):
     folder = tmp_path / "run" / MODEL_DIR
     (folder / "style_encoder.safetensors").unlink()
     with pytest.raises(CheckpointError, match=r"style_encoder\.safetensors is missing: the stargan_v2 model in .* "
-                                              r"needs one weights file per exported network"):
+                                              r"needs one weights file per network it loads"):
         ganzoo.load_model(folder)
     export(tmp_path / "run")
     edit_config(folder, method={**json.loads((folder / "config.json").read_text())["method"], "style_dim": 16})
@@ -110,11 +114,83 @@ def test_invalid_config_is_reported(tmp_path):
         ganzoo.load_model(tmp_path / "run")
 
 
-def test_translate_needs_an_attribute_editor_and_names_the_methods_that_are(tmp_path):
+def test_translate_needs_the_capability_and_names_the_methods_that_have_it(tmp_path):
     export(tmp_path / "run", "stargan_v2")
-    with pytest.raises(GanzooError, match=r"\(stargan_v2\) does not edit labelled attributes, which `ganzoo "
-                                          r"translate` does\. Methods that do: stargan_v1;"):
-        translate(tmp_path / "run", tmp_path, tmp_path / "out.png", grid=True)
+    Image.new("RGB", (20, 16)).save(tmp_path / "face.png")
+    with pytest.raises(GanzooError, match=r"This stargan_v2 model cannot edit labelled attributes \(--attrs\)\. "
+                                          r"Methods that can: stargan_v1;"):
+        translate(tmp_path / "run", tmp_path / "face.png", tmp_path / "out.png", attrs="domain0=1")
+    export(tmp_path / "v1", "stargan_v1")
+    with pytest.raises(GanzooError, match=r"This stargan_v1 model cannot translate with a style \(--grid, --target, "
+                                          r"--reference\)\. Methods that can: stargan_v2;"):
+        translate(tmp_path / "v1", tmp_path / "face.png", tmp_path / "out.png", target="domain0")
+    with pytest.raises(GanzooError, match=r"cannot translate with a style \(target=, reference=\)"):
+        ganzoo.load_model(tmp_path / "v1").translate(Image.new("RGB", (8, 8)), target="domain0")
+
+
+def test_version_1_folder_still_loads_and_export_rewrites_it_in_the_current_format(tmp_path):
+    method = export(tmp_path / "run")
+    folder = tmp_path / "run" / MODEL_DIR
+    config = json.loads((folder / "config.json").read_text())
+    v1 = {"format_version": 1, **{k: config[k] for k in ("method", "img_size", "num_domains", "domains")}}
+    (folder / "config.json").write_text(json.dumps(v1))
+    old = ganzoo.load_model(tmp_path / "run", device="cpu")
+    assert old.config.source == "trained with ganzoo" and old.config.family == "stargan_v2"
+    main(["export", str(tmp_path / "run"), str(tmp_path / "exported")])
+    written = json.loads((tmp_path / "exported" / "config.json").read_text())
+    assert written == {**config, "format_version": 2}
+    assert "library_name: ganzoo" in (tmp_path / "exported" / "README.md").read_text()
+    new = ganzoo.from_pretrained(tmp_path / "exported", device="cpu")
+    image = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert torch.equal(new.translate(image, target="domain1", seed=3), old.translate(image, target="domain1", seed=3))
+    for name, net in new.networks.items():
+        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                     method.networks[name].state_dict().values())), name
+
+
+def test_save_pretrained_round_trip_and_training_networks(tmp_path):
+    export(tmp_path / "run")
+    model = ganzoo.from_pretrained(tmp_path / "run", device="cpu")
+    model.save_pretrained(tmp_path / "copy")
+    assert ganzoo.from_pretrained(tmp_path / "copy").config == model.config
+    with pytest.raises(CheckpointError, match=r"training/generator\.safetensors is missing: .* Copy the complete "
+                                              r"model folder \(with its training networks\)"):
+        ganzoo.load_model(tmp_path / "copy", training=True)
+    torch.manual_seed(5)
+    trained = method_from_spec(model.config.method, img_size=16, num_domains=2)
+    save_model(tmp_path / "ft", model.networks, model.config, training_networks=dict(trained.networks))
+    finetune = ganzoo.load_model(tmp_path / "ft", training=True)
+    for name, net in trained.networks.items():
+        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                     finetune.method.networks[name].state_dict().values())), name
+    assert not torch.equal(finetune.networks["generator"].from_rgb.weight, model.networks["generator"].from_rgb.weight)
+
+
+def test_inference_api_takes_and_returns_tensors_or_pil_images(tmp_path):
+    export(tmp_path / "run")
+    model = ganzoo.from_pretrained(tmp_path / "run", device="cpu")
+    faces = [Image.new("RGB", (40, 30), "red"), Image.new("RGB", (16, 16), "blue")]
+    out = model.translate(faces, target="domain1", seed=1)
+    assert isinstance(out, list) and [im.size for im in out] == [(16, 16)] * 2
+    single = model.translate(faces[0], target="domain1", seed=1)
+    assert isinstance(single, Image.Image) and single.tobytes() == out[0].tobytes()
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    same, other = model.translate(x, target="domain1", seed=1), model.translate(x, target="domain1", seed=2)
+    assert same.shape == (2, 3, 16, 16) and not torch.equal(same, other)
+    assert torch.allclose(model.translate(x[0], target="domain1", seed=1), same[0], atol=1e-5)  # batch of 1 vs 2
+    by_ref = model.translate(x, target="domain0", reference=x[1])
+    style = model.method.reference_styles(x[1:], torch.tensor([0]))
+    assert torch.allclose(by_ref, model.method.translate_with_styles(x, style.expand(2, -1)))
+    frames = model.interpolate(x, "domain0", steps=4, seed=0, styles=3)
+    assert len(frames) == 2 * (1 + 4 + 10)
+    assert torch.equal(frames[0], model.translate(x, target="domain0", seed=0))
+    assert torch.allclose(frames[-1], model.translate(x, target="domain0", seed=2), atol=1e-6)
+    with pytest.raises(GanzooError, match=r"target: 'horse' is not a domain of this model; its domains are: domain0, "
+                                          r"domain1\."):
+        model.translate(x, target="horse")
+    with pytest.raises(GanzooError, match=r"must be a \(B, 3, 16, 16\) or \(3, 16, 16\) tensor .* got shape "
+                                          r"\(2, 3, 8, 8\)"):
+        model.translate(x[:, :, :8, :8], target="domain0")
 
 
 def test_import_ganzoo_is_light_and_bench_and_translate_do_not_import_the_trainer(tmp_path):
@@ -137,3 +213,18 @@ assert "ganzoo.trainer" not in sys.modules, "ganzoo.trainer was imported"
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "grid.png").is_file()
+
+
+def test_the_readme_snippet_runs(tmp_path, monkeypatch):
+    """The README's two lines, on a tiny model exported where the quickstart's would be, with its domain names."""
+    recipe = load_recipe(TINY["stargan_v2"])
+    method = method_from_spec(recipe.method, img_size=16, num_domains=2)
+    save_model(tmp_path / "runs" / "quickstart" / MODEL_DIR, {n: method.networks[n] for n in method.exported_networks},
+               ModelConfig.for_recipe(recipe, ["0_red_circle", "1_green_square"]))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = readme.split("```python\n")[1].split("```")[0]
+    assert "ganzoo.from_pretrained(" in snippet and ".translate(" in snippet
+    monkeypatch.chdir(tmp_path)
+    scope = {"images": [Image.new("RGB", (30, 20), "red")]}
+    exec(snippet, scope)
+    assert scope["images"][0].size == (16, 16) and scope["model"].path == Path("runs/quickstart/model")

@@ -130,8 +130,8 @@ def test_translate_grid_and_errors(trained, tmp_path):
         (dict(source=tmp_path / "broken.png", grid=True), "No readable image in --source .*broken.png"),
         (dict(source=tmp_path / "empty", grid=True), "No images in"),
         (dict(source=tmp_path / "nowhere.png", grid=True), "does not exist"),
-        (dict(source=image), "Pass either --attrs"),
-        (dict(source=image, attrs="0_red_circle=1", grid=True), "Pass either --attrs"),
+        (dict(source=image), "Pass one of --attrs"),
+        (dict(source=image, attrs="0_red_circle=1", grid=True), "Pass one of --attrs"),
     ]
     for kwargs, message in cases:
         with pytest.raises(GanzooError, match=message):
