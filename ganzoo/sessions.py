@@ -4,7 +4,8 @@ Each line records one session (a first run or a resume): ``start_iteration``, ``
 ``wall_time_s`` (seconds from the first to the last iteration of the session, float), ``hardware`` (e.g.
 ``"1 x NVIDIA H200"`` or ``"1 x CPU (x86_64, 2 threads)"``), ``processes`` and ``mixed_precision``
 (``"no"``, ``"fp16"``, ``"bf16"``). A run's figures (what a model card shows) are the sum over its sessions.
-The trainer appends a line when a session ends, interrupted or not; nothing reads it during training.
+The trainer appends a line when a session ends with its work saved (finished, or stopped on request); nothing
+reads it during training.
 """
 
 from __future__ import annotations

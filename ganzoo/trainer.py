@@ -259,8 +259,10 @@ def _save_checkpoint(accelerator: Accelerator, state: RunState, checkpoints_dir:
 class _TrainingLog:
     """What a person watching a run sees: a progress bar on a terminal, and every ``train.log_every`` iterations
     (and at the end) a plain line with the mean of each loss term since the previous line, printed and appended
-    to ``RUN/train.log`` by the main process and sent to the tracker. When the session ends (finished or
-    stopped), the main process appends its figures to ``RUN/sessions.jsonl`` (:mod:`ganzoo.sessions`)."""
+    to ``RUN/train.log`` by the main process and sent to the tracker. When the session ends with its work saved
+    (finished, or stopped on request with a checkpoint), the main process appends its figures to
+    ``RUN/sessions.jsonl`` (:mod:`ganzoo.sessions`); a session an error stopped adds nothing, so the run folder
+    keeps what it held."""
 
     def __init__(self, console: Console, accelerator: Accelerator, cfg: TrainConfig, path: Path, start: int) -> None:
         self.console, self.accelerator, self.cfg, self.path, self.start = console, accelerator, cfg, path, start
@@ -279,11 +281,12 @@ class _TrainingLog:
         self.tic = time.perf_counter()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: Any) -> None:
         self.progress.stop()
         if self.file is not None:
             self.file.close()
-        if self.main and self.done > self.start:
+        saved = exc_type is None or issubclass(exc_type, RunInterrupted)
+        if self.main and saved and self.done > self.start:
             record_session(self.path.parent, Session(
                 self.start, self.done, round(time.perf_counter() - self.tic, 3),
                 describe_hardware(self.accelerator.device, self.accelerator.num_processes),
