@@ -5,15 +5,17 @@ new family gains the command by implementing the protocol's methods on its train
 capability is a runtime-checkable :class:`typing.Protocol` of methods only:
 
 - :class:`AttributeEditor`: edits labelled attributes (``ganzoo translate``; StarGAN v1).
+- :class:`LatentSampler`: makes images from noise, with truncation and style mixing (``ganzoo sample``;
+  StyleGAN).
 
-Capabilities such as "translates with a style" or "samples from noise" join this module as their
-commands arrive. :func:`methods_with` names the registered methods that have a capability, for messages.
+Capabilities such as "translates with a style" join this module as their commands arrive. :func:`methods_with` names the registered methods that have a capability, for messages.
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
+import torch
 from torch import Tensor
 
 from . import registry
@@ -30,6 +32,21 @@ class AttributeEditor(Protocol):
 
     def edit_grid(self, images: Tensor, names: Sequence[str]) -> list[Tensor]:
         """The family's test grid: one batch of translations per single-label change."""
+
+
+@runtime_checkable
+class LatentSampler(Protocol):
+    """A training method whose model makes images from noise. Every latent and noise draw comes from the CPU
+    generators passed in, in a fixed order, so the same seeds give the same images (bit for bit on one device).
+    Images are (n, 3, S, S), about [-1, 1], on the model's device."""
+
+    def sample(self, n: int, rng: torch.Generator, *, psi: float = 1.0) -> Tensor:
+        """``n`` images drawn from ``rng``, with truncation ``psi`` (1: none)."""
+
+    def style_mixing(self, n: int, rng_a: torch.Generator, rng_b: torch.Generator, *,
+                     psi: float = 1.0) -> dict[str, Tensor]:
+        """Style-mixing columns for ``n`` pairs of images drawn from ``rng_a`` and ``rng_b``: column name ->
+        images, in display order."""
 
 
 def methods_with(capability: type) -> list[str]:
