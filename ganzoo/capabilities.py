@@ -12,10 +12,11 @@ the networks in eval mode.
 - :class:`StyleTranslator`: translates with a style drawn for a domain or taken from a reference image
   (``PretrainedModel.translate`` / ``interpolate``, ``ganzoo translate --target`` / ``--reference``; StarGAN v2).
 - :class:`OfficialConverter`: reads the official implementation's checkpoints (``ganzoo convert``).
+- :class:`LatentSampler`: makes images from noise, with truncation and style mixing (``ganzoo sample``;
+  StyleGAN).
 - :class:`FaceAligner`: a landmark detector that aligns face photos (``ganzoo align``; StarGAN v2's FAN).
 
-A capability such as "samples from noise" (StyleGAN's ``sample(n, psi, seed)``) joins the same way: a protocol
-here, a ``PretrainedModel`` method that calls :func:`require` and converts images (:mod:`ganzoo.inference`),
+A new capability joins the same way: a protocol here, a ``PretrainedModel`` method that calls :func:`require` and converts images (:mod:`ganzoo.inference`),
 and the command that drives it. :func:`plugins_with` names the registered plugins of a kind that have a
 capability (to choose one, and for messages); :func:`methods_with` the training methods.
 """
@@ -110,6 +111,21 @@ def require(method: Any, capability: type[C], action: str) -> C:
 def registry_name(method: Any) -> str | None:
     """The registered name of ``method``'s class, None if it is not registered."""
     return next((entry.name for entry in registry.entries("method") if entry.obj is type(method)), None)
+
+
+@runtime_checkable
+class LatentSampler(Protocol):
+    """A training method whose model makes images from noise. Every latent and noise draw comes from the CPU
+    generators passed in, in a fixed order, so the same seeds give the same images (bit for bit on one device).
+    Images are (n, 3, S, S), about [-1, 1], on the model's device."""
+
+    def sample(self, n: int, rng: torch.Generator, *, psi: float = 1.0) -> Tensor:
+        """``n`` images drawn from ``rng``, with truncation ``psi`` (1: none)."""
+
+    def style_mixing(self, n: int, rng_a: torch.Generator, rng_b: torch.Generator, *,
+                     psi: float = 1.0) -> dict[str, Tensor]:
+        """Style-mixing columns for ``n`` pairs of images drawn from ``rng_a`` and ``rng_b``: column name ->
+        images, in display order."""
 
 
 @runtime_checkable

@@ -15,6 +15,9 @@
                                                   align the faces of photos as the training faces were
     ganzoo push RUN_OR_MODEL_DIR --repo-id USER/NAME [--private] [--dry-run OUT_DIR]
                                                   upload a model folder with a model card to the Hub
+    ganzoo sample RUN_DIR [--num N] [--seed S] [--psi P] [--mixing] --out GRID.png|DIR/
+                                                  images from noise (StyleGAN): a grid, one PNG per image, or
+                                                  a style-mixing grid
 
 Errors the user can fix (a full disk or an unwritable folder among them) print one message and exit with
 code 2; a run stopped by Ctrl-C, SIGTERM or SIGUSR1 saves a checkpoint and exits with code 75 ("stopped,
@@ -189,6 +192,26 @@ def push(path: str, repo_id: str, private: bool, dry_run: str | None) -> None:
 
     where = run_push(path, repo_id, private=private, dry_run=dry_run)
     _err.print(f"Wrote {where}" if dry_run is not None else f"Pushed {repo_id}: {where}", highlight=False)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=str))
+@click.option("--num", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Images (with --mixing: image pairs, one row each).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the latents and noise (--mixing: the second images come from SEED+1).")
+@click.option("--psi", type=float, default=1.0, show_default=True,
+              help="Truncation psi: 1 is none, 0 gives the average image; 0.7 is the papers' figures.")
+@click.option("--mixing", is_flag=True, help="Write the style-mixing grid: coarse, middle and fine styles of "
+                                              "the first images taken from the second ones.")
+@click.option("--out", required=True, type=str, help="A .png grid, or a folder ending in '/' for one PNG per image.")
+def sample(run_dir: str, num: int, seed: int, psi: float, mixing: bool, out: str) -> None:
+    """Make images from noise with the model RUN_DIR exported (RUN_DIR/model/; the model folder itself works too),
+    whose training method must sample from noise (StyleGAN). The same seed gives the same images."""
+    from .sample import sample as run_sample
+
+    written = run_sample(run_dir, out, num=num, seed=seed, psi=psi, mixing=mixing)
+    _err.print(f"Wrote {written[0] if len(written) == 1 else f'{len(written)} images to {out}'}", highlight=False)
 
 
 @cli.command("list", context_settings={"ignore_unknown_options": True})

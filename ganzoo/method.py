@@ -88,6 +88,11 @@ class StepContext:
         """Uniform [0, 1) draws of shape (local_batch, *per_sample_shape) on the device."""
         return self._local(torch.rand, per_sample_shape)
 
+    def rand_shared(self, *shape: int) -> Tensor:
+        """Uniform [0, 1) draws of ``shape`` on the CPU, the same in every process: per-batch decisions (StyleGAN's
+        style-mixing crossover point) that the processes of one global batch share."""
+        return torch.rand(shape, generator=self._generator)
+
     def _local(self, draw: Callable[..., Tensor], per_sample_shape: tuple[int, ...]) -> Tensor:
         """This process's slice of ``draw`` for the global batch."""
         full = draw((self.local_batch * self.world_size, *per_sample_shape), generator=self._generator)
@@ -155,6 +160,12 @@ class TrainingMethod(ABC):
 
     def end_iteration(self, iteration: int) -> None:
         """Called after the phases of ``iteration`` (0-based): update schedules such as λds."""
+
+    def ema_beta(self, iteration: int, global_batch: int) -> float | None:
+        """The EMA decay for the update after ``iteration`` (0-based) of ``global_batch`` images (the batch of all
+        processes together), or None for the recipe's fixed ``train.ema_beta`` (the default). A pure function of its
+        arguments, so a resumed run averages as an uninterrupted one (StyleGAN's ramp-up)."""
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable method state saved in checkpoints (schedules, counters)."""

@@ -229,7 +229,7 @@ def run_iteration(state: RunState, batch: Batch, ctx: StepContext, hooks: PhaseH
                   phases: Sequence[Phase] | None = None) -> dict[str, Tensor]:
     """One training iteration: ``phases`` in order (by default the state's phases that run at ``ctx.iteration``),
     each through :func:`ganzoo.method.run_phase` with ``hooks`` and the state's loss scaler, then the method's
-    end-of-iteration update and the EMA step; ``state.iteration`` becomes ``ctx.iteration + 1``. Returns every
+    end-of-iteration update and the EMA step (with the method's decay, if it sets one); ``state.iteration`` becomes ``ctx.iteration + 1``. Returns every
     phase's loss terms (detached scalar tensors) keyed ``phase/term``."""
     if phases is None:
         phases = [phase for phase in state.phases if phase.runs_at(ctx.iteration)]
@@ -240,7 +240,7 @@ def run_iteration(state: RunState, batch: Batch, ctx: StepContext, hooks: PhaseH
                         scaler=state.scaler, keep_step=hooks.keep_step)
         terms.update({f"{phase.name}/{k}": v for k, v in out.items()})
     state.method.end_iteration(ctx.iteration)
-    state.ema.update()
+    state.ema.update(state.method.ema_beta(ctx.iteration, ctx.local_batch * ctx.world_size))
     state.iteration = ctx.iteration + 1
     return terms
 

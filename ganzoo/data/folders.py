@@ -25,7 +25,7 @@ from torch import Tensor, tensor
 from torch.utils.data import Dataset, default_collate
 
 from ..registry import register
-from .layout import scan_split
+from .layout import DomainFolders, scan_split
 from .reading import ImageFiles
 from .sampler import DomainBalancedSampler, DomainIndex, ImageKey
 from .transforms import eval_transform, random_hflip
@@ -70,7 +70,7 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
                  split: str = "train", augment: bool = True) -> None:
         self.config = config
         self.root, self.img_size, self.split, self.augment = Path(root), img_size, split, augment
-        folders = scan_split(self.root, split, num_domains)
+        folders = self.scan(num_domains)
         self.domains: tuple[str, ...] = folders.domains
         self.files = ImageFiles(folders.paths)
         self.paths: list[Path] = self.files.paths
@@ -78,6 +78,11 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
         self._by_domain = DomainIndex(self.labels)
         self._domain_ranges = folders.domain_ranges()
         self.files.require_readable(self._domain_ranges)
+
+    def scan(self, num_domains: int) -> DomainFolders:
+        """The domains and images of the dataset's folder (here ``ROOT/<split>/<domain>/``); DataError unless they
+        fit ``num_domains``."""
+        return scan_split(self.root, self.split, num_domains)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -63,19 +63,26 @@ def scan_split(root: str | Path, split: str, num_domains: int | None) -> DomainF
         raise DataError(f"Dataset folder {root} does not exist (data.root). {_LAYOUT_HINT}")
     if not split_dir.is_dir():
         raise DataError(f"Dataset folder {root} has no '{split}' folder. {_LAYOUT_HINT}")
-    domains = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not is_hidden(p.name))
+    return scan_domains(split_dir, num_domains, _LAYOUT_HINT)
+
+
+def scan_domains(folder: Path, num_domains: int | None, hint: str) -> DomainFolders:
+    """The domains of ``folder`` (its sorted, non-hidden sub-folders) and their images (found recursively); DataError,
+    ending with ``hint`` (the expected layout), when there is none, when their number is not ``num_domains`` (None:
+    any number), or when one holds no image."""
+    domains = sorted(p.name for p in folder.iterdir() if p.is_dir() and not is_hidden(p.name))
     if not domains:
-        raise DataError(f"{split_dir} has no domain sub-folders. {_LAYOUT_HINT}")
+        raise DataError(f"{folder} has no domain sub-folders. {hint}")
     if num_domains is not None and len(domains) != num_domains:
-        raise DataError(f"{split_dir} has {len(domains)} domain folders ({', '.join(domains)}) but "
+        raise DataError(f"{folder} has {len(domains)} domain folders ({', '.join(domains)}) but "
                         f"data.num_domains={num_domains}. Set data.num_domains={len(domains)}, or add or remove "
                         f"domain folders.")
-    images = tuple(find_images(split_dir / name, recursive=True) for name in domains)
+    images = tuple(find_images(folder / name, recursive=True) for name in domains)
     for name, paths in zip(domains, images):
         if not paths:
-            raise DataError(f"No images in domain folder {split_dir / name} (looked for "
+            raise DataError(f"No images in domain folder {folder / name} (looked for "
                             f"{', '.join(IMAGE_EXTENSIONS)} files, any letter case). Add images or remove the folder.")
-    return DomainFolders(split_dir, tuple(domains), images)
+    return DomainFolders(folder, tuple(domains), images)
 
 
 def is_hidden(name: str) -> bool:

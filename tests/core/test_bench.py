@@ -17,7 +17,8 @@ from ganzoo.run_state import build_method
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: the tiny recipe of each training method (a new family adds its own)
-TINY = {"stargan_v1": FIXTURES / "tiny_stargan_v1.yaml", "stargan_v2": FIXTURES / "tiny.yaml"}
+TINY = {"stargan_v1": FIXTURES / "tiny_stargan_v1.yaml", "stargan_v2": FIXTURES / "tiny.yaml",
+        "stylegan": FIXTURES / "tiny_stylegan.yaml"}
 REQUIRED = {"s_per_iter": float, "s_per_iter_min": float, "img_per_s": float, "peak_rss_mb": float, "device": str,
             "threads": int, "dtype": str, "params": dict}
 METHODS = [entry.name for entry in registry.entries("method")]

@@ -21,3 +21,11 @@ def test_readme_quickstart_runs_the_shipped_recipe():
     quickstart = blocks[0]
     assert "ganzoo run recipes/quickstart.yaml" in quickstart
     assert (REPO / "recipes" / "quickstart.yaml").is_file()
+
+
+def test_readme_stylegan_commands_use_shipped_recipes_and_commands():
+    from ganzoo.cli import cli
+
+    block = next(b for b in bash_blocks((REPO / "README.md").read_text()) if "stylegan" in b)
+    assert (REPO / "recipes" / "stylegan_quickstart.yaml").is_file() and "ganzoo sample" in block
+    assert {line.split()[1] for line in block.splitlines()} <= set(cli.commands)
