@@ -7,6 +7,9 @@
     ganzoo translate RUN_DIR --source IMG_OR_DIR (--attrs A=1,B=0 | --grid) --out OUT.png
                                                   edit the labels of images with a trained model
                                                   (RUN_DIR: a run folder or its model/ folder)
+    ganzoo eval RUN_OR_MODEL_DIR [--data ROOT] [--mode latent|reference|both] [--extractor NAME] ...
+                                                  FID, KID and LPIPS under the model family's protocol
+    ganzoo compare RUN_A RUN_B ...                the latest metrics of runs and the settings that differ
 
 Errors the user can fix (a full disk or an unwritable folder among them) print one message and exit with
 code 2; a run stopped by Ctrl-C, SIGTERM or SIGUSR1 saves a checkpoint and exits with code 75 ("stopped,
@@ -89,6 +92,42 @@ def translate(run_dir: str, source: str, attrs: str | None, grid: bool, out: str
     from .translate import translate as run_translate
 
     _err.print(f"Wrote {run_translate(run_dir, source, out, attrs=attrs, grid=grid)}", highlight=False)
+
+
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(path_type=str))
+@click.option("--data", help="Dataset root with train/ and val/ (default: the run's data.root).")
+@click.option("--mode", type=click.Choice(["latent", "reference", "both"]), default="both", show_default=True)
+@click.option("--extractor", default="inception", show_default=True,
+              help="Feature network: inception (torchvision, the StarGAN v2 protocol's), inception-tf (the TF-FID "
+                   "Inception of pytorch-fid/clean-fid/StyleGAN), or timm:MODEL.")
+@click.option("--feature-weights", default="", help="Weights of the feature network: a .pth/.safetensors file, "
+                                                    "hf-hub:OWNER/REPO/FILE, or 'random'.")
+@click.option("--lpips-weights", default="", help="LPIPS AlexNet weights (torchvision alexnet-owt-7be5be79.pth or "
+                                                  "the StarGAN v2 LPIPS state dict), or 'random'.")
+@click.option("--num-outs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Outputs per validation image.")
+@click.option("--seed", type=click.IntRange(min=0), default=777, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Source images per batch (LPIPS is averaged per batch, as the official code does).")
+@click.option("--save-images", is_flag=True, help="Also write every translation as PNG.")
+@click.option("--out", type=click.Path(path_type=str), help="Results JSON (default: RUN/eval/eval-<time>.json).")
+def eval_(run_dir: str, data: str | None, mode: str, extractor: str, feature_weights: str, lpips_weights: str,
+          num_outs: int, seed: int, batch_size: int, save_images: bool, out: str | None) -> None:
+    """FID, KID and LPIPS of the model RUN_DIR exported (a run folder or its model/ folder), under its family's
+    protocol (StarGAN v2: every ordered domain pair, latent and reference modes). Nothing is downloaded: pass
+    the weights files of the networks, or 'random' for numbers that compare only with each other."""
+    from .evaluation.command import EvalOptions, evaluate
+
+    modes = ("latent", "reference") if mode == "both" else (mode,)
+    results, path = evaluate(run_dir, EvalOptions(data=data, modes=modes, extractor=extractor,
+                                                  feature_weights=feature_weights, lpips_weights=lpips_weights,
+                                                  num_outs=num_outs, seed=seed, batch_size=batch_size,
+                                                  out=out, save_images=save_images), console=_err)
+    for key in sorted(k for k in results if k.endswith("/mean")):
+        _err.print(f"{key}: {results[key]:.4f}", highlight=False)
+    _err.print(f"{results['num_generated']} images in {results['wall_time_s']:.1f} s "
+               f"({results['images_per_s']:.1f} images/s). Wrote {path}", highlight=False)
 
 
 @cli.command("list")

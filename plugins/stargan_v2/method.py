@@ -236,6 +236,18 @@ class StarGANv2(TrainingMethod):
                 reference_rows.append(torch.cat([ref[None], generator(x_src, style.expand(n, -1))]))
         return {"latent": _grid(latent_rows, n), "reference": _grid(reference_rows, n + 1)}
 
+    def latent_size(self) -> int:
+        return self.config.latent_dim
+
+    def style_from_latent(self, z: Tensor, y: Tensor) -> Tensor:
+        return self.networks["mapping_network"](z, y)
+
+    def style_from_reference(self, x_ref: Tensor, y: Tensor) -> Tensor:
+        return self.networks["style_encoder"](x_ref, y)
+
+    def translate(self, x: Tensor, style: Tensor) -> Tensor:
+        return self.networks["generator"](x, style)
+
     def random_batch(self, batch_size: int, device: torch.device, generator: torch.Generator) -> Batch:
         shape = (batch_size, 3, self.img_size, self.img_size)
 
