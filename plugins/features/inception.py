@@ -40,6 +40,16 @@ def pixels(image: Image.Image) -> Tensor:
     return torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
 
 
+def stargan_v2_fid_input(image: Image.Image, img_size: int) -> Tensor:
+    """The official StarGAN v2 FID loader (``metrics/fid.py``, ``core/data_loader.py``): resize to
+    (img_size, img_size) then (299, 299), PIL bilinear both times, to [0, 1], ImageNet mean/std. Returns float32
+    (3, 299, 299)."""
+    image = image.convert("RGB").resize((img_size, img_size), Image.Resampling.BILINEAR)
+    image = image.resize((INCEPTION_SIZE, INCEPTION_SIZE), Image.Resampling.BILINEAR)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (pixels(image).float().div(255) - mean) / std
+
+
 @register("feature_extractor", "inception")
 class InceptionTorchvision(FeatureExtractor):
     """torchvision Inception-v3 cut after the average pool (2048-d): the StarGAN v2 protocol's FID network."""
@@ -56,23 +66,18 @@ class InceptionTorchvision(FeatureExtractor):
         from torchvision.models import inception_v3
 
         self.config, self.img_size = config, img_size
+        state = None if config.weights == RANDOM_WEIGHTS else read_weights(
+            config.weights, what="The 'inception' feature extractor", needed=TORCHVISION_FILE)
         with fixed_random_init():
-            net = inception_v3(weights=None, aux_logits=True, transform_input=False,
-                               init_weights=config.weights == RANDOM_WEIGHTS)
-        if config.weights != RANDOM_WEIGHTS:
-            net.load_state_dict(read_weights(config.weights, what="The 'inception' feature extractor",
-                                             needed=TORCHVISION_FILE))
+            net = inception_v3(weights=None, aux_logits=True, transform_input=False, init_weights=state is None)
+        if state is not None:
+            net.load_state_dict(state)
         net.fc = nn.Identity()  # features are the average pool's output (dropout is the identity in eval mode)
         self.net = net.eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(3, 1, 1), persistent=False)
 
     def preprocess(self, image: Image.Image) -> Tensor:
-        """The official FID loader: resize to (img_size, img_size) then (299, 299), PIL bilinear both times, to
-        [0, 1], ImageNet mean/std. Returns float32 (3, 299, 299)."""
-        image = image.convert("RGB").resize((self.img_size, self.img_size), Image.Resampling.BILINEAR)
-        image = image.resize((INCEPTION_SIZE, INCEPTION_SIZE), Image.Resampling.BILINEAR)
-        return (pixels(image).float().div(255) - self.mean) / self.std
+        """:func:`stargan_v2_fid_input`."""
+        return stargan_v2_fid_input(image, self.img_size)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, 299, 299) normalised images -> (B, 2048) float32 average-pool features."""
