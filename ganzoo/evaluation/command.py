@@ -76,18 +76,21 @@ def default_data_root(model: PretrainedModel) -> str:
     return load_recipe(recipe).data.root
 
 
-def evaluate_model(model: PretrainedModel, options: EvalOptions, *, extractor: FeatureExtractor, lpips: LPIPS,
-                   console: Console | None = None) -> dict[str, Any]:
-    """The results of ``model`` under its protocol with networks already built (for ``ganzoo eval`` and periodic
-    evaluation during training): metrics and settings, as :func:`evaluate` writes them."""
-    method = model.method
-    if not isinstance(method, StyleTranslator):
+def check_evaluable(model: PretrainedModel, options: EvalOptions) -> None:
+    """GanzooError, before any network is built, when no protocol fits the model or the modes are unknown."""
+    if not isinstance(model.method, StyleTranslator):
         known = ", ".join(methods_with(StyleTranslator)) or "none is installed"
         raise GanzooError(f"`ganzoo eval` has no protocol for the model in {model.path} ({model.config.method.name}) "
                           f"yet. Methods it evaluates: {known}.")
-    unknown = set(options.modes) - set(MODES)
-    if unknown or not options.modes:
+    if not options.modes or set(options.modes) - set(MODES):
         raise GanzooError(f"--mode must be latent, reference or both; got {', '.join(options.modes) or 'nothing'}.")
+
+
+def evaluate_model(model: PretrainedModel, options: EvalOptions, *, extractor: FeatureExtractor, lpips: LPIPS,
+                   console: Console | None = None) -> dict[str, Any]:
+    """The results of ``model`` (checked by :func:`check_evaluable`) under its protocol with networks already
+    built: metrics and settings, as :func:`evaluate` writes them."""
+    method = model.method
     root = options.data or default_data_root(model)
     splits = find_splits(root, model.domains)
     image_dir = None
@@ -122,6 +125,7 @@ def evaluate(path: str | Path, options: EvalOptions, console: Console | None = N
     """Evaluate the model of ``path`` (a run folder or its model folder) and write the results JSON; returns the
     results and the file."""
     model = load_model(path)
+    check_evaluable(model, options)
     extractor, lpips = build_networks(options, model.img_size, model.device)
     results = evaluate_model(model, options, extractor=extractor, lpips=lpips, console=console)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -19,6 +19,7 @@ import itertools
 import re
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.functional.image.lpips import _LPIPS
 
@@ -28,28 +29,34 @@ from ..weights import RANDOM_WEIGHTS, fixed_random_init, read_weights
 ALEXNET_FILE = ("torchvision's ImageNet AlexNet weights, alexnet-owt-7be5be79.pth from "
                 "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth, or the StarGAN v2 LPIPS state dict "
                 "(AlexNet and lin weights in one file)")
+#: the smallest image side AlexNet's pooling layers take; smaller images are upsampled to it
+MIN_SIZE = 32
 #: the AlexNet ``features`` index at which each of torchmetrics' five slices starts
 _SLICE_STARTS = (0, 2, 5, 8, 10)
 
 
 class LPIPS(nn.Module):
     """LPIPS distance, ``forward(x, y) -> (B,)`` float32 for images (B, 3, H, W) in [-1, 1] (values outside are
-    used as they are: the StarGAN v2 protocol feeds unclamped generator outputs). 0 for identical images,
+    used as they are: the StarGAN v2 protocol feeds unclamped generator outputs); images smaller than
+    :data:`MIN_SIZE` (which the official module cannot take) are upsampled to it first. 0 for identical images,
     symmetric in ``x`` and ``y``. ``weights``: a weights spec (:mod:`ganzoo.weights`) or ``random``;
     CheckpointError when the file is missing or is neither layout the module doc lists."""
 
     def __init__(self, weights: str) -> None:
         super().__init__()
         self.weights = weights
+        state = None if weights == RANDOM_WEIGHTS else _to_torchmetrics(
+            read_weights(weights, what="LPIPS", needed=ALEXNET_FILE), weights)
         with fixed_random_init():
             self.net = _LPIPS(pretrained=True, net="alex", pnet_rand=True)  # lin weights shipped with torchmetrics
-        if weights != RANDOM_WEIGHTS:
-            state = read_weights(weights, what="LPIPS", needed=ALEXNET_FILE)
-            result = self.net.load_state_dict(_to_torchmetrics(state, weights), strict=False)
+        if state is not None:
+            result = self.net.load_state_dict(state, strict=False)
             assert not result.unexpected_keys, result.unexpected_keys  # _to_torchmetrics makes only known keys
         self.net.eval().requires_grad_(False)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        if min(x.shape[-2:]) < MIN_SIZE:  # AlexNet's pooling cannot take them: upsample (bilinear) to the minimum
+            x, y = (F.interpolate(t, size=(MIN_SIZE, MIN_SIZE), mode="bilinear", align_corners=False) for t in (x, y))
         return self.net(x, y).flatten().float()
 
     def diversity(self, outputs: Tensor) -> float:
