@@ -117,17 +117,32 @@ def eval_(run_dir: str, data: str | None, mode: str, extractor: str, feature_wei
     """FID, KID and LPIPS of the model RUN_DIR exported (a run folder or its model/ folder), under its family's
     protocol (StarGAN v2: every ordered domain pair, latent and reference modes). Nothing is downloaded: pass
     the weights files of the networks, or 'random' for numbers that compare only with each other."""
-    from .evaluation.command import EvalOptions, evaluate
+    from .evaluation.command import evaluate
+    from .recipe import EvalConfig
 
-    modes = ("latent", "reference") if mode == "both" else (mode,)
-    results, path = evaluate(run_dir, EvalOptions(data=data, modes=modes, extractor=extractor,
-                                                  feature_weights=feature_weights, lpips_weights=lpips_weights,
-                                                  num_outs=num_outs, seed=seed, batch_size=batch_size,
-                                                  out=out, save_images=save_images), console=_err)
+    config = EvalConfig(mode=mode, extractor=extractor, feature_weights=feature_weights, lpips_weights=lpips_weights,
+                        num_outs=num_outs, seed=seed, batch_size=batch_size)
+    results, path = evaluate(run_dir, config, data=data, out=out, save_images=save_images, console=_err)
     for key in sorted(k for k in results if k.endswith("/mean")):
         _err.print(f"{key}: {results[key]:.4f}", highlight=False)
     _err.print(f"{results['num_generated']} images in {results['wall_time_s']:.1f} s "
                f"({results['images_per_s']:.1f} images/s). Wrote {path}", highlight=False)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=str))
+def compare(runs: tuple[str, ...]) -> None:
+    """A table of RUNS: the recipe settings that differ between them, then the mean metrics of each run's latest
+    evaluation (RUN/eval/*.json, newest first) and what they were measured with."""
+    from .evaluation.compare import compare as run_compare
+
+    columns, rows = run_compare(runs)
+    table = Table(title="ganzoo compare")
+    for column in ("", *columns):
+        table.add_column(column)
+    for name, cells in rows:
+        table.add_row(name, *cells)
+    Console().print(table)
 
 
 @cli.command("list")

@@ -88,6 +88,28 @@ class TrainConfig:
                 "and stop after train.max_nonfinite_steps dropped steps of a phase in a row.")
     max_nonfinite_steps: int = option(10, "With train.on_nonfinite=skip: stop once a phase has dropped this many "
                                           "steps in a row.", min=1)
+    eval_every: int = option(0, "Evaluate (the eval section's metrics, as `ganzoo eval` computes them) every N "
+                                "iterations and at the end, into RUN/eval/; 0: never.", min=0)
+
+
+@dataclass
+class EvalConfig:
+    """The metric settings of `ganzoo eval` and of evaluation during training (train.eval_every)."""
+
+    mode: Literal["latent", "reference", "both"] = option("both", "Styles from latents, from references, or both.")
+    extractor: str = option("inception", "Feature network: inception (torchvision, the StarGAN v2 protocol's), "
+                                         "inception-tf (TF-FID Inception), or timm:MODEL.")
+    feature_weights: str = option("", "Feature network weights: a .pth/.safetensors file, hf-hub:OWNER/REPO/FILE, "
+                                      "or 'random'.")
+    lpips_weights: str = option("", "LPIPS AlexNet weights (alexnet-owt-7be5be79.pth or the StarGAN v2 LPIPS state "
+                                    "dict), or 'random'.")
+    num_outs: int = option(10, "Outputs per validation image.", min=1)
+    seed: int = option(777, "Seed of the evaluation's latents and references.", min=0)
+    batch_size: int = option(32, "Source images per batch (LPIPS is averaged per batch, as officially).", min=1)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return ("latent", "reference") if self.mode == "both" else (self.mode,)
 
 
 @dataclass(kw_only=True)
@@ -99,6 +121,7 @@ class Recipe:
     method: Component = option(REQUIRED, "Training method (model family, e.g. stargan_v2) and its options.",
                                slot=TrainingMethod)
     train: TrainConfig = option(TrainConfig(), "The training loop.")
+    eval: EvalConfig = option(EvalConfig(), "Metrics of evaluation during training (train.eval_every).")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-serialisable form; ``parse(Recipe, recipe.to_dict())`` gives the same recipe."""
