@@ -117,11 +117,10 @@ def eval_(run_dir: str, data: str | None, mode: str, extractor: str, feature_wei
     """FID, KID and LPIPS of the model RUN_DIR exported (a run folder or its model/ folder), under its family's
     protocol (StarGAN v2: every ordered domain pair, latent and reference modes). Nothing is downloaded: pass
     the weights files of the networks, or 'random' for numbers that compare only with each other."""
-    from .evaluation.command import evaluate
-    from .recipe import EvalConfig
+    from .evaluation.command import eval_config, evaluate
 
-    config = EvalConfig(mode=mode, extractor=extractor, feature_weights=feature_weights, lpips_weights=lpips_weights,
-                        num_outs=num_outs, seed=seed, batch_size=batch_size)
+    config = eval_config(mode=mode, extractor=extractor, feature_weights=feature_weights, lpips_weights=lpips_weights,
+                         num_outs=num_outs, seed=seed, batch_size=batch_size)
     results, path = evaluate(run_dir, config, data=data, out=out, save_images=save_images, console=_err)
     for key in sorted(k for k in results if k.endswith("/mean")):
         _err.print(f"{key}: {results[key]:.4f}", highlight=False)

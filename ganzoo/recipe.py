@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from . import registry
 from .errors import RecipeError
-from .interfaces import Network
+from .interfaces import FeatureExtractor, Network
 from .method import TrainingMethod
 from .schema import REQUIRED, Component, components, describe_value, option, parse, to_dict
 
@@ -97,10 +97,10 @@ class EvalConfig:
     """The metric settings of `ganzoo eval` and of evaluation during training (train.eval_every)."""
 
     mode: Literal["latent", "reference", "both"] = option("both", "Styles from latents, from references, or both.")
-    extractor: str = option("inception", "Feature network: inception (torchvision, the StarGAN v2 protocol's), "
-                                         "inception-tf (TF-FID Inception), or timm:MODEL.")
-    feature_weights: str = option("", "Feature network weights: a .pth/.safetensors file, hf-hub:OWNER/REPO/FILE, "
-                                      "or 'random'.")
+    extractor: Component = option("inception", "Feature network of FID/KID and its options (weights: a file, "
+                                               "hf-hub:OWNER/REPO/FILE, or random): inception (torchvision, the "
+                                               "StarGAN v2 protocol's), inception_tf (TF-FID), timm.",
+                                  slot=FeatureExtractor)
     lpips_weights: str = option("", "LPIPS AlexNet weights (alexnet-owt-7be5be79.pth or the StarGAN v2 LPIPS state "
                                     "dict), or 'random'.")
     num_outs: int = option(10, "Outputs per validation image.", min=1)

@@ -26,21 +26,24 @@ from ..errors import DataError, GanzooError
 from ..interfaces import FeatureExtractor
 from ..pretrained import MODEL_DIR, PretrainedModel, load_model
 from ..recipe import RESOLVED_NAME, EvalConfig, load_recipe
+from ..schema import parse
 from .lpips import LPIPS
 from .protocol import ProtocolSettings, count_generated, find_splits, run_protocol
 
 EVAL_DIR = "eval"
 
 
-def extractor_spec(name: str, weights: str) -> dict[str, Any]:
-    """The feature-extractor plugin spec of a command-line name: ``inception``, ``inception-tf`` or
-    ``timm:MODEL``."""
-    if name.startswith("timm:"):
-        return {"name": "timm", "model": name[len("timm:"):], "weights": weights}
-    plugins = {"inception": "inception", "inception-tf": "inception_tf"}
-    if name not in plugins:
-        raise GanzooError(f"--extractor {name!r} is not one of inception, inception-tf, timm:MODEL.")
-    return {"name": plugins[name], "weights": weights}
+def eval_config(*, mode: str, extractor: str, feature_weights: str, lpips_weights: str, num_outs: int, seed: int,
+                batch_size: int) -> EvalConfig:
+    """The EvalConfig of ``ganzoo eval``'s options; ``extractor`` is ``inception``, ``inception-tf`` or
+    ``timm:MODEL``. RecipeError (through the recipe validation) for anything it does not accept."""
+    if extractor.startswith("timm:"):
+        spec = {"name": "timm", "model": extractor[len("timm:"):], "weights": feature_weights}
+    else:
+        spec = {"name": {"inception-tf": "inception_tf"}.get(extractor, extractor), "weights": feature_weights}
+    raw = {"mode": mode, "extractor": spec, "lpips_weights": lpips_weights, "num_outs": num_outs, "seed": seed,
+           "batch_size": batch_size}
+    return parse(EvalConfig, raw, "eval")
 
 
 def run_folder(model: PretrainedModel) -> Path:
@@ -94,7 +97,7 @@ def evaluate_model(model: PretrainedModel, config: EvalConfig, *, extractor: Fea
 def build_networks(config: EvalConfig, img_size: int, device: torch.device) -> tuple[FeatureExtractor, LPIPS]:
     """The feature extractor and LPIPS network of ``config``, on ``device``: built once per evaluation (or per
     training run, for ``train.eval_every``)."""
-    extractor = create(extractor_spec(config.extractor, config.feature_weights), FeatureExtractor, img_size=img_size)
+    extractor = create(config.extractor, img_size=img_size)
     return extractor.to(device), LPIPS(config.lpips_weights).to(device)
 
 

@@ -15,7 +15,8 @@ from ganzoo.recipe import load_recipe
 from ganzoo.trainer import train
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-EVAL = ["eval.extractor=timm:resnet10t", "eval.feature_weights=random", "eval.lpips_weights=random",
+EVAL = ["eval.extractor.name=timm", "eval.extractor.model=resnet10t", "eval.extractor.weights=random",
+        "eval.lpips_weights=random",
         "eval.num_outs=2", "eval.mode=latent"]
 
 
@@ -35,6 +36,7 @@ def test_eval_every_writes_results_per_evaluation_and_logs_them(tmp_path, monkey
 def test_eval_every_checks_the_weights_before_writing_anything(tmp_path):
     recipe = load_recipe(FIXTURES / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",
                                                   "train.eval_every=2", "eval.lpips_weights=random"])
+    assert recipe.eval.extractor.name == "inception"
     with pytest.raises(GanzooError, match="inception_v3_google-0cc3c7bd.pth"):
         train(recipe)
     assert not (tmp_path / "run").exists()
