@@ -149,7 +149,7 @@ def compare(runs: tuple[str, ...]) -> None:
 @click.argument("name", required=False)
 def list_(kind: str | None, name: str | None) -> None:
     """List registered plugins, optionally of one KIND (generator, discriminator, style_source, loss,
-    method, dataset); with a NAME, list that plugin's recipe options."""
+    method, dataset, feature_extractor); with a NAME, list that plugin's recipe options."""
     if name is not None:
         _print_options(kind, name)
         return
