@@ -12,6 +12,7 @@ directory. ``dump_recipe`` writes the fully resolved recipe, which re-runs the s
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,18 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
                           "would write the run into the current folder.")
     check_img_size(recipe)
     return recipe
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested recipe mapping as dotted keys (``{"train": {"seed": 1}}`` -> ``{"train.seed": 1}``); lists become
+    JSON text, as trackers take them."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.dumps(v) if isinstance(v, (list, tuple)) else v
+    return out
 
 
 def check_img_size(recipe: Recipe) -> None:

@@ -19,7 +19,6 @@ backward, which DDP does not support. Every process therefore holds identical we
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import signal
@@ -43,7 +42,7 @@ from .errors import CheckpointError, GanzooError, RunInterrupted
 from .images import sample_path, save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
 from .pretrained import ModelConfig, save_model
-from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe
+from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dump_recipe, flatten
 from .run_state import (NonFinite, PhaseHooks, RunState, SkipNonFinite, build_dataset, build_run_state,
                         check_mixed_precision, divergence_error, run_iteration, step_context, to_device, training_data)
 
@@ -124,7 +123,7 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
                       f"{accelerator.device}, mixed precision {cfg.mixed_precision}, global batch "
                       f"{cfg.batch_size * accelerator.num_processes}; run folder {output_dir}")
     if cfg.log_with != "none":
-        accelerator.init_trackers(output_dir.name, config=_flat(recipe.to_dict()))
+        accelerator.init_trackers(output_dir.name, config=flatten(recipe.to_dict()))
 
     # Train: every batch, random draw and schedule is a function of (seed, iteration), so a resumed run
     # continues exactly as an uninterrupted one.
@@ -473,19 +472,11 @@ def _log_images(accelerator: Accelerator, grids: Mapping[str, torch.Tensor], ste
 def _note_recipe_changes(path: Path, recipe: Recipe, console: Console) -> None:
     if not path.is_file():
         return
-    before = _flat(yaml.safe_load(path.read_text()) or {})
-    now = _flat(recipe.to_dict())
+    before = flatten(yaml.safe_load(path.read_text()) or {})
+    now = flatten(recipe.to_dict())
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if changed:
         console.print(f"Note: the recipe differs from the one this run was started with: "
                       f"{', '.join(f'{k}: {before.get(k)!r} -> {now.get(k)!r}' for k in changed)}")
 
 
-def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        if isinstance(v, Mapping):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = json.dumps(v) if isinstance(v, (list, tuple)) else v
-    return out

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import yaml
 
 from ..errors import GanzooError
-from ..recipe import RESOLVED_NAME
+from ..recipe import RESOLVED_NAME, flatten
 from .command import EVAL_DIR
 
 #: metadata of the results that tells whether two runs' numbers are comparable
@@ -23,17 +23,6 @@ def latest_results(run: Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest results file of ``run/eval/`` (by modification time) and its contents; None if there is none."""
     files = sorted((run / EVAL_DIR).glob("*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
     return (files[-1], json.loads(files[-1].read_text())) if files else None
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def compare(runs: Sequence[str | Path]) -> tuple[list[str], list[tuple[str, list[str]]]]:
