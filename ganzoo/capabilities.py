@@ -10,7 +10,8 @@ the networks in eval mode.
 - :class:`AttributeEditor`: edits labelled attributes (``PretrainedModel.edit``, ``ganzoo translate --attrs``;
   StarGAN v1).
 - :class:`StyleTranslator`: translates with a style drawn for a domain or taken from a reference image
-  (``PretrainedModel.translate`` / ``interpolate``, ``ganzoo translate --target`` / ``--reference``; StarGAN v2).
+  (``PretrainedModel.translate`` / ``interpolate``, ``ganzoo translate --target`` / ``--reference``, ``ganzoo eval``'s StarGAN v2
+  protocol; StarGAN v2).
 - :class:`OfficialConverter`: reads the official implementation's checkpoints (``ganzoo convert``).
 - :class:`LatentSampler`: makes images from noise, with truncation and style mixing (``ganzoo sample``;
   StyleGAN).

@@ -18,6 +18,9 @@
     ganzoo sample RUN_DIR [--num N] [--seed S] [--psi P] [--mixing] --out GRID.png|DIR/
                                                   images from noise (StyleGAN): a grid, one PNG per image, or
                                                   a style-mixing grid
+    ganzoo eval RUN_OR_MODEL_DIR [--data ROOT] [--mode latent|reference|both] [--extractor NAME] ...
+                                                  FID, KID and LPIPS under the model family's protocol
+    ganzoo compare RUN_A RUN_B ...                the latest metrics of runs and the settings that differ
 
 Errors the user can fix (a full disk or an unwritable folder among them) print one message and exit with
 code 2; a run stopped by Ctrl-C, SIGTERM or SIGUSR1 saves a checkpoint and exits with code 75 ("stopped,
@@ -214,6 +217,56 @@ def sample(run_dir: str, num: int, seed: int, psi: float, mixing: bool, out: str
     _err.print(f"Wrote {written[0] if len(written) == 1 else f'{len(written)} images to {out}'}", highlight=False)
 
 
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(path_type=str))
+@click.option("--data", help="Dataset root with train/ and val/ (default: the run's data.root).")
+@click.option("--mode", type=click.Choice(["latent", "reference", "both"]), default="both", show_default=True)
+@click.option("--extractor", default="inception", show_default=True,
+              help="Feature network: inception (torchvision, the StarGAN v2 protocol's), inception-tf (the TF-FID "
+                   "Inception of pytorch-fid/clean-fid/StyleGAN), or timm:MODEL.")
+@click.option("--feature-weights", default="", help="Weights of the feature network: a .pth/.safetensors file, "
+                                                    "hf-hub:OWNER/REPO/FILE, or 'random'.")
+@click.option("--lpips-weights", default="", help="LPIPS AlexNet weights (torchvision alexnet-owt-7be5be79.pth or "
+                                                  "the StarGAN v2 LPIPS state dict), or 'random'.")
+@click.option("--num-outs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Outputs per validation image.")
+@click.option("--seed", type=click.IntRange(min=0), default=777, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Source images per batch (LPIPS is averaged per batch, as the official code does).")
+@click.option("--save-images", is_flag=True, help="Also write every translation as PNG.")
+@click.option("--out", type=click.Path(path_type=str), help="Results JSON (default: RUN/eval/eval-<time>.json).")
+def eval_(run_dir: str, data: str | None, mode: str, extractor: str, feature_weights: str, lpips_weights: str,
+          num_outs: int, seed: int, batch_size: int, save_images: bool, out: str | None) -> None:
+    """FID, KID and LPIPS of the model RUN_DIR exported (a run folder or its model/ folder), under its family's
+    protocol (StarGAN v2: every ordered domain pair, latent and reference modes). Nothing is downloaded: pass
+    the weights files of the networks, or 'random' for numbers that compare only with each other."""
+    from .evaluation.command import eval_config, evaluate
+
+    config = eval_config(mode=mode, extractor=extractor, feature_weights=feature_weights, lpips_weights=lpips_weights,
+                         num_outs=num_outs, seed=seed, batch_size=batch_size)
+    results, path = evaluate(run_dir, config, data=data, out=out, save_images=save_images, console=_err)
+    for key in sorted(k for k in results if k.endswith("/mean")):
+        _err.print(f"{key}: {results[key]:.4f}", highlight=False)
+    _err.print(f"{results['num_generated']} images in {results['wall_time_s']:.1f} s "
+               f"({results['images_per_s']:.1f} images/s). Wrote {path}", highlight=False)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=str))
+def compare(runs: tuple[str, ...]) -> None:
+    """A table of RUNS: the recipe settings that differ between them, then the mean metrics of each run's latest
+    evaluation (RUN/eval/*.json, newest first) and what they were measured with."""
+    from .evaluation.compare import compare as run_compare
+
+    columns, rows = run_compare(runs)
+    table = Table(title="ganzoo compare")
+    for column in ("", *columns):
+        table.add_column(column)
+    for name, cells in rows:
+        table.add_row(name, *cells)
+    Console().print(table)
+
+
 @cli.command("list", context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, metavar="[KIND [NAME]]")
 @click.option("--recipe", type=click.Path(path_type=str),
@@ -221,7 +274,7 @@ def sample(run_dir: str, num: int, seed: int, psi: float, mixing: bool, out: str
                    "key=value overrides.")
 def list_(args: tuple[str, ...], recipe: str | None) -> None:
     """List registered plugins, optionally of one KIND (generator, discriminator, style_source, loss,
-    method, dataset); with a NAME, list that plugin's recipe options. With --recipe RECIPE [key=value ...], list
+    method, dataset, feature_extractor, landmark_detector); with a NAME, list that plugin's recipe options. With --recipe RECIPE [key=value ...], list
     each network's optimizer learning rate, learning-rate multiplier and effective learning rate."""
     if recipe is not None:
         _print_learning_rates(recipe, args)

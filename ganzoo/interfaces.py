@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+from PIL import Image
 from torch import Tensor, nn
 
 from .errors import RecipeError
@@ -246,6 +247,31 @@ class Regularizer(Loss):
     def forward(self, *, discriminator: Callable[[Tensor], Tensor], real: Tensor,
                 fake: Tensor | None = None, real_logits: Tensor | None = None,
                 rand: Callable[..., Tensor] | None = None) -> Tensor: ...
+
+
+# --- evaluation ---------------------------------------------------------------------------------------------------
+
+class FeatureExtractor(Plugin, nn.Module, ABC):
+    """An image feature network for FID/KID (Inception, any timm model): ``preprocess`` turns one 8-bit RGB PIL
+    image into the network's input (3, H', W'), the same way for real files and generated images (which are
+    quantised to 8 bits first, as the official evaluations save them as PNG); ``forward`` maps a batch of those
+    (B, 3, H', W') to float32 features (B, num_features). Built in eval mode, never trained.
+
+    Context: ``img_size`` (the model's image size; some protocols resize to it first).
+    """
+
+    num_features: int
+
+    @abstractmethod
+    def preprocess(self, image: Image.Image) -> Tensor: ...
+
+    @abstractmethod
+    def forward(self, x: Tensor) -> Tensor: ...
+
+    def identity(self) -> str:
+        """What makes two extractors give the same features (name, options, weights file): it keys the feature
+        cache and is written next to every result."""
+        return f"{type(self).__name__}({self.config})"
 
 
 def count_parameters(module: nn.Module) -> int:

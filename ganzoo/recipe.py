@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from . import registry
 from .errors import RecipeError
-from .interfaces import Network
+from .interfaces import FeatureExtractor, Network
 from .method import TrainingMethod
 from .schema import REQUIRED, Component, components, describe_value, option, parse, to_dict
 
@@ -89,6 +89,28 @@ class TrainConfig:
                 "and stop after train.max_nonfinite_steps dropped steps of a phase in a row.")
     max_nonfinite_steps: int = option(10, "With train.on_nonfinite=skip: stop once a phase has dropped this many "
                                           "steps in a row.", min=1)
+    eval_every: int = option(0, "Evaluate (the eval section's metrics, as `ganzoo eval` computes them) every N "
+                                "iterations and at the end, into RUN/eval/; 0: never.", min=0)
+
+
+@dataclass
+class EvalConfig:
+    """The metric settings of `ganzoo eval` and of evaluation during training (train.eval_every)."""
+
+    mode: Literal["latent", "reference", "both"] = option("both", "Styles from latents, from references, or both.")
+    extractor: Component = option("inception", "Feature network of FID/KID and its options (weights: a file, "
+                                               "hf-hub:OWNER/REPO/FILE, or random): inception (torchvision, the "
+                                               "StarGAN v2 protocol's), inception_tf (TF-FID), timm.",
+                                  slot=FeatureExtractor)
+    lpips_weights: str = option("", "LPIPS AlexNet weights (alexnet-owt-7be5be79.pth or the StarGAN v2 LPIPS state "
+                                    "dict), or 'random'.")
+    num_outs: int = option(10, "Outputs per validation image.", min=1)
+    seed: int = option(777, "Seed of the evaluation's latents and references.", min=0)
+    batch_size: int = option(32, "Source images per batch (LPIPS is averaged per batch, as officially).", min=1)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return ("latent", "reference") if self.mode == "both" else (self.mode,)
 
 
 @dataclass(kw_only=True)
@@ -100,6 +122,7 @@ class Recipe:
     method: Component = option(REQUIRED, "Training method (model family, e.g. stargan_v2) and its options.",
                                slot=TrainingMethod)
     train: TrainConfig = option(TrainConfig(), "The training loop.")
+    eval: EvalConfig = option(EvalConfig(), "Metrics of evaluation during training (train.eval_every).")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-serialisable form; ``parse(Recipe, recipe.to_dict())`` gives the same recipe."""

@@ -1,7 +1,7 @@
 """Name -> class registry for every swappable part of ganzoo.
 
 Plugins register classes by decorator under a *kind* (``generator``, ``discriminator``,
-``style_source``, ``landmark_detector``, ``loss``, ``method``, ``dataset``); a class must derive from its kind's base interface
+``style_source``, ``landmark_detector``, ``loss``, ``method``, ``dataset``, ``feature_extractor``); a class must derive from its kind's base interface
 (:func:`bases`), which registration checks::
 
     @register("generator", "stargan_v2")
@@ -33,7 +33,8 @@ ENTRY_POINT_GROUP = "ganzoo.plugins"
 CORE_MODULES = ("ganzoo.data",)
 #: the package whose sub-packages are the built-in plugins
 BUILTIN_PACKAGE = "ganzoo.plugins"
-KINDS = ("generator", "discriminator", "style_source", "landmark_detector", "loss", "method", "dataset")
+KINDS = ("generator", "discriminator", "style_source", "landmark_detector", "loss", "method", "dataset",
+         "feature_extractor")
 
 T = TypeVar("T")
 
@@ -70,7 +71,8 @@ def bases() -> dict[str, type]:
     return {"generator": interfaces.Generator, "discriminator": interfaces.Discriminator,
             "style_source": interfaces.StyleSource,
             "landmark_detector": interfaces.LandmarkDetector, "loss": interfaces.Loss, "method": TrainingMethod,
-            "dataset": Dataset}
+            "dataset": Dataset,
+            "feature_extractor": interfaces.FeatureExtractor}
 
 
 def register(kind: str, name: str) -> Callable[[T], T]:

@@ -105,6 +105,12 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
             console.print(f"Run {output_dir} is complete ({start}/{cfg.total_iters} iterations); nothing to do. "
                           f"Raise train.total_iters to continue, or pass --fresh to start over.")
         return RunSummary(output_dir, start, start, state.method)
+    # Periodic evaluation: its networks are built (and their weights files read) before anything is written.
+    evaluator = None
+    if main and cfg.eval_every:
+        from .evaluation.training import TrainingEvaluator
+
+        evaluator = TrainingEvaluator(recipe, accelerator.device)
     # The run folder: the resolved recipe (which re-runs the run), then the trackers.
     if main:
         if resumed_from is not None:
@@ -151,6 +157,12 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
             if saved:
                 _save_checkpoint(accelerator, state, checkpoints_dir, cfg.keep_checkpoints)
                 clock.restart()
+            if evaluator is not None and _due(done, cfg.eval_every, cfg.total_iters):
+                state.check_finite(checkpoints_dir)
+                results, path = evaluator(state, done, dataset.domains)
+                log.note(f"eval after {done} iterations ({path}): " + ", ".join(
+                    f"{k}={v:.4f}" for k, v in results.items() if k.endswith("/mean")),
+                    {f"eval/{k}": v for k, v in results.items() if k.endswith("/mean")}, done)
             if done < cfg.total_iters and stop.agreed(accelerator):
                 if not saved:
                     _stop_if_nonfinite(log.nonfinite(), state, checkpoints_dir)  # the weights: RunState.save
@@ -305,14 +317,18 @@ class _TrainingLog:
             rate = (done - self.start) / max(time.perf_counter() - self.tic, 1e-9)
             line = _log_line(done, self.cfg.total_iters, rate, means)
             self.progress.update(self.task, losses=_short(means))
-            if self.main:
-                (self.progress.console if self.progress.live.is_started else self.console).print(line, highlight=False)
-                self.file.write(line + "\n")
-                self.file.flush()
-            if self.cfg.log_with != "none":
-                self.accelerator.log(means, step=done)
+            self.note(line, means, done)
         self.progress.update(self.task, completed=done)
         return found
+
+    def note(self, line: str, values: Mapping[str, float], done: int) -> None:
+        """Print ``line`` and append it to the log file; send ``values`` to the tracker at step ``done``."""
+        if self.main:
+            (self.progress.console if self.progress.live.is_started else self.console).print(line, highlight=False)
+            self.file.write(line + "\n")
+            self.file.flush()
+        if self.cfg.log_with != "none":
+            self.accelerator.log(dict(values), step=done)
 
     def nonfinite(self) -> NonFinite | None:
         """The first loss term that was NaN or infinite since the previous log line, the same on every process;

@@ -13,14 +13,15 @@ from ganzoo import registry
 from ganzoo.build import create
 from ganzoo.errors import RecipeError
 from ganzoo.interfaces import ImageToImageGenerator, LatentStyleSource
-from ganzoo.recipe import DataConfig, Recipe, apply_override
+from ganzoo.recipe import DataConfig, EvalConfig, Recipe, apply_override
 from ganzoo.schema import fitting, parse
 
 
 def slots() -> list[tuple[str, str, type]]:
     """(method name or "", dotted recipe key, interface) of every slot: the recipe's own and each registered
     method's, found from the Config dataclasses, so a new method's slots are tested with no list to edit."""
-    found = [("", "method", _slot_of(Recipe, "method")), ("", "data.dataset", _slot_of(DataConfig, "dataset"))]
+    found = [("", "method", _slot_of(Recipe, "method")), ("", "data.dataset", _slot_of(DataConfig, "dataset")),
+             ("", "eval.extractor", _slot_of(EvalConfig, "extractor"))]
     for entry in registry.entries("method"):
         for field in dataclasses.fields(entry.obj.Config):
             if field.metadata.get("slot") is not None:

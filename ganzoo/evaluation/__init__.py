@@ -1,0 +1,3 @@
+"""Evaluation: FID/KID (:mod:`.metrics`), LPIPS (:mod:`.lpips`), features and their cache (:mod:`.features`), the
+StarGAN v2 protocol (:mod:`.protocol`), FID of latent-generator samples (:mod:`.sampling`), ``ganzoo eval``
+(:mod:`.command`) and ``ganzoo compare`` (:mod:`.compare`)."""
