@@ -25,6 +25,7 @@ from typing import Any, Callable, ClassVar
 from torch import Tensor, nn
 
 from .errors import RecipeError
+from .schema import option
 
 
 @dataclass
@@ -211,8 +212,20 @@ class SeparableAdversarialLoss(AdversarialLoss):
         return self.real(real_logits), self.fake(fake_logits)
 
 
+@dataclass
+class RegularizerOptions:
+    """The options every regularizer has (a regularizer with more subclasses this as its ``Config``): how much it
+    counts and how often it is applied. A method applies them through :class:`ganzoo.regularization.Regularization`."""
+
+    weight: float = option(1.0, "Weight of the penalty in the regularized network's loss.", min=0.0)
+    interval: int = option(1, "Lazy regularization (StyleGAN2): apply every this many iterations, with the weight "
+                              "multiplied by it; 1: every iteration.", min=1)
+
+
 class Regularizer(Loss):
-    """A discriminator regularizer (R1, gradient penalty). It returns the *unweighted* penalty.
+    """A discriminator regularizer (R1, R2, gradient penalty). It returns the *unweighted* penalty; its ``weight``
+    and lazy ``interval`` (:class:`RegularizerOptions`) are applied by the method's
+    :class:`~ganzoo.regularization.Regularization`.
 
     Arguments are keywords so each regularizer takes what it needs: ``discriminator`` (a callable
     ``x -> logits``), ``real`` and ``fake`` images, ``real_logits`` (computed from a ``real`` that
@@ -220,6 +233,7 @@ class Regularizer(Loss):
     seeded per iteration, for regularizers that sample, such as WGAN-GP's interpolation weights).
     """
 
+    Config: ClassVar[type] = RegularizerOptions
     needs_real_grad: ClassVar[bool] = False
 
     @abstractmethod
@@ -236,5 +250,6 @@ def count_parameters(module: nn.Module) -> int:
 __all__ = ["Plugin", "NoOptions", "Network", "require_img_size", "Generator", "ImageToImageGenerator",
            "LatentGenerator", "Discriminator", "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource",
            "LatentStyleSource",
-           "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "Regularizer",
+           "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "RegularizerOptions",
+           "Regularizer",
            "count_parameters"]
