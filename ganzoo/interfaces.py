@@ -49,7 +49,12 @@ _NEAREST_SEARCH = 1 << 16
 class Network(Plugin):
     """Base of every network interface. A network whose shape depends on the image size overrides
     :meth:`check_img_size`; recipe validation calls it for every network slot (``ganzoo.recipe``), and the
-    network's constructor should call it too, for networks built from Python."""
+    network's constructor should call it too, for networks built from Python.
+
+    ``own_init``: the network initialises its own weights (a library's init, pretrained weights), and a method that
+    applies its family's initialisation to the networks it builds must leave this one alone."""
+
+    own_init: ClassVar[bool] = False
 
     @classmethod
     def check_img_size(cls, img_size: int, config: Any) -> None:

@@ -97,7 +97,9 @@ class StarGANv2(TrainingMethod):
                                     num_domains=num_domains),
             "discriminator": create(c.discriminator, img_size=img_size, num_domains=num_domains),
         })
-        self.networks.apply(he_init)
+        for net in self.networks.values():  # in order: the same draws as applying it to the whole ModuleDict
+            if not net.own_init:
+                net.apply(he_init)
         self.adversarial_loss = create(c.adversarial_loss)
         self.regularization = Regularization(c.regularizer)
         self.lambda_ds = c.lambda_ds
