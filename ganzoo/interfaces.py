@@ -34,9 +34,15 @@ class NoOptions:
 
 
 class Plugin:
-    """Base of every plugin class: ``Config`` is the dataclass of its user options (empty by default)."""
+    """Base of every plugin class: ``Config`` is the dataclass of its user options (empty by default).
+
+    ``small_options``: options (a recipe section, without ``name``) that make a small instance, for the contract
+    test every registered plugin gets (``tests/plugins/test_contract.py``) and for quick trials; empty: the
+    defaults are small. Like timm's ``test_input_size``, the plugin says it; the tests hold no list of plugins.
+    """
 
     Config: ClassVar[type] = NoOptions
+    small_options: ClassVar[dict[str, Any]] = {}
     config: Any
 
 

@@ -31,6 +31,8 @@ class TimmDiscriminator(interfaces.DomainDiscriminator):
     """``D(x, y) -> (B,)`` real/fake logits on a timm backbone; ``D(x)`` gives (B, num_domains). Rejects models
     without double backward (R1 needs it) and sizes they cannot run at."""
 
+    small_options = {"model": "resnet10t"}
+
     own_init = True
 
     @dataclass
@@ -56,6 +58,8 @@ class TimmDiscriminator(interfaces.DomainDiscriminator):
 @register("style_source", "timm")
 class TimmStyleEncoder(interfaces.ImageStyleSource):
     """``E(x, y) -> (B, style_dim)``: StarGAN v2's style encoder on a timm backbone, one style head per domain."""
+
+    small_options = {"model": "resnet10t"}
 
     own_init = True
 
