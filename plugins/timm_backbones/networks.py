@@ -10,7 +10,7 @@ input resolution is ``data.img_size``. They keep timm's initialisation or the ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,14 +26,14 @@ def _select(outputs: Tensor, y: Tensor) -> Tensor:
     return outputs[torch.arange(y.size(0), device=y.device), y]
 
 
-@register("discriminator", "timm")
-class TimmDiscriminator(interfaces.DomainDiscriminator):
-    """``D(x, y) -> (B,)`` real/fake logits on a timm backbone; ``D(x)`` gives (B, num_domains). Rejects models
-    without double backward (R1 needs it) and sizes they cannot run at."""
-
-    small_options = {"model": "resnet10t"}
+class _OnTimm:
+    """What both networks share: their options, their size check (the recipe key ``slot_key``; a double backward
+    trial when ``double_backward``) and their trunk. Listed before the interface, so its ``check_img_size`` wins."""
 
     own_init = True
+    small_options: ClassVar[dict[str, Any]] = {"model": "resnet10t"}
+    slot_key: ClassVar[str]
+    double_backward: ClassVar[bool]
 
     @dataclass
     class Config(BackboneOptions):
@@ -41,13 +41,24 @@ class TimmDiscriminator(interfaces.DomainDiscriminator):
 
     @classmethod
     def check_img_size(cls, img_size: int, config: Any) -> None:
-        check_backbone(config, img_size, where="method.discriminator", double_backward=True)
+        check_backbone(config, img_size, where=cls.slot_key, double_backward=cls.double_backward)
 
-    def __init__(self, config: Config, *, img_size: int, num_domains: int) -> None:
+    def _trunk(self, config: Config, img_size: int) -> TimmFeatures:
+        return TimmFeatures(config, img_size=img_size, where=self.slot_key, double_backward=self.double_backward)
+
+
+@register("discriminator", "timm")
+class TimmDiscriminator(_OnTimm, interfaces.DomainDiscriminator):
+    """``D(x, y) -> (B,)`` real/fake logits on a timm backbone; ``D(x)`` gives (B, num_domains). Rejects models
+    without double backward (R1 needs it) and sizes they cannot run at (RecipeError)."""
+
+    slot_key, double_backward = "method.discriminator", True
+
+    def __init__(self, config: _OnTimm.Config, *, img_size: int, num_domains: int) -> None:
         super().__init__()
         self.config = config
         self.img_size = img_size
-        self.features = TimmFeatures(config, img_size=img_size, where="method.discriminator", double_backward=True)
+        self.features = self._trunk(config, img_size)
         self.head = nn.Linear(self.features.channels, num_domains)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -56,27 +67,17 @@ class TimmDiscriminator(interfaces.DomainDiscriminator):
 
 
 @register("style_source", "timm")
-class TimmStyleEncoder(interfaces.ImageStyleSource):
+class TimmStyleEncoder(_OnTimm, interfaces.ImageStyleSource):
     """``E(x, y) -> (B, style_dim)``: StarGAN v2's style encoder on a timm backbone, one style head per domain."""
 
-    small_options = {"model": "resnet10t"}
+    slot_key, double_backward = "method.style_encoder", False
 
-    own_init = True
-
-    @dataclass
-    class Config(BackboneOptions):
-        pass
-
-    @classmethod
-    def check_img_size(cls, img_size: int, config: Any) -> None:
-        check_backbone(config, img_size, where="method.style_encoder", double_backward=False)
-
-    def __init__(self, config: Config, *, img_size: int, style_dim: int, num_domains: int) -> None:
+    def __init__(self, config: _OnTimm.Config, *, img_size: int, style_dim: int, num_domains: int) -> None:
         super().__init__()
         self.config = config
         self.img_size = img_size
         self.style_dim = style_dim
-        self.features = TimmFeatures(config, img_size=img_size, where="method.style_encoder", double_backward=False)
+        self.features = self._trunk(config, img_size)
         self.head = nn.Linear(self.features.channels, num_domains * style_dim)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
