@@ -113,10 +113,10 @@ def _ids(entries: list[registry.Entry]) -> list[str]:
 
 
 def _slot(entry: registry.Entry) -> type:
-    """The most specific interface ``entry`` implements, as a recipe slot."""
-    if entry.kind in ("generator", "discriminator", "style_source"):
-        found = [iface for iface in CONTRACTS if issubclass(entry.obj, iface)]
-        assert found, f"{entry.kind} {entry.name!r} implements no interface with a contract: add it to CONTRACTS"
+    """The most specific interface ``entry`` implements, as a recipe slot: a network interface with a contract,
+    the loss interface, or else its kind's base."""
+    found = [iface for iface in CONTRACTS if issubclass(entry.obj, iface)]
+    if found:
         return found[0]
     if entry.kind == "loss":
         assert issubclass(entry.obj, (AdversarialLoss, Regularizer)), f"loss {entry.name!r}: no contract"
@@ -174,6 +174,8 @@ def test_a_wrong_option_is_a_clear_error(entry: registry.Entry) -> None:
 
 def _build(entry: registry.Entry) -> tuple[Any, Contract, int, Component]:
     slot = _slot(entry)
+    assert slot in CONTRACTS, (f"{entry.kind} {entry.name!r} implements no network interface with a contract: add "
+                               f"its interface's context, inputs and checks to CONTRACTS")
     spec = component({"name": entry.name, **_small(entry)}, slot, f"{entry.kind}")
     size = _smallest_size(entry.obj, spec.options)
     contract = CONTRACTS[slot]
