@@ -121,14 +121,16 @@ def components(obj: Any) -> Iterator[Component]:
 def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
     """(name, type, default, doc) of each option of ``cls``, for docs and ``ganzoo list``."""
     hints = get_type_hints(cls)
-    return [(f.name, _slot_name(f) or _type_name(hints[f.name]), to_dict(_default(f)), f.metadata.get("doc", ""))
-            for f in dataclasses.fields(cls)]
+    return [(f.name, _slot_name(f, hints[f.name]) or _type_name(hints[f.name]), to_dict(_default(f)),
+             f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]
 
 
-def _slot_name(f: dataclasses.Field) -> str | None:
-    """``"Regularizer plugin"`` for a slot field, None for any other."""
+def _slot_name(f: dataclasses.Field, tp: Any) -> str | None:
+    """``"Regularizer plugin"`` for a slot field (``"Regularizer plugins"`` for a list of them), None for any other."""
     slot = f.metadata.get("slot")
-    return f"{slot.__name__} plugin" if slot is not None else None
+    if slot is None:
+        return None
+    return f"{slot.__name__} plugin{'s' if get_origin(tp) is list else ''}"
 
 
 def with_article(name: str) -> str:

@@ -60,7 +60,7 @@ class StarGANv2(TrainingMethod):
         discriminator: Component = option("stargan_v2", "Multi-domain discriminator D(x, y).",
                                           slot=DomainDiscriminator)
         adversarial_loss: Component = option("nonsaturating", "Adversarial loss.", slot=AdversarialLoss)
-        regularizer: list[Component] = option(["r1"], "Discriminator regularizers: one, or a list (R3GAN: [r1, r2]); "
+        regularizer: list[Component] = option(["r1"], "Discriminator regularizers: one, or a list (R3GAN: r1 and r2); "
                                                       "each with its weight and lazy interval.", slot=Regularizer)
         style_dim: int = option(64, "Style code size.", min=1)
         latent_dim: int = option(16, "Latent code size of the mapping network.", min=1)
