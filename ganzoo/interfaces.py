@@ -26,6 +26,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from .errors import RecipeError
+from .schema import option
 
 
 @dataclass
@@ -34,9 +35,15 @@ class NoOptions:
 
 
 class Plugin:
-    """Base of every plugin class: ``Config`` is the dataclass of its user options (empty by default)."""
+    """Base of every plugin class: ``Config`` is the dataclass of its user options (empty by default).
+
+    ``small_options``: options (a recipe section, without ``name``) that make a small instance, for the contract
+    test every registered plugin gets (``tests/plugins/test_contract.py``) and for quick trials; empty: the
+    defaults are small. Like timm's ``test_input_size``, the plugin says it; the tests hold no list of plugins.
+    """
 
     Config: ClassVar[type] = NoOptions
+    small_options: ClassVar[dict[str, Any]] = {}
     config: Any
 
 
@@ -49,7 +56,12 @@ _NEAREST_SEARCH = 1 << 16
 class Network(Plugin):
     """Base of every network interface. A network whose shape depends on the image size overrides
     :meth:`check_img_size`; recipe validation calls it for every network slot (``ganzoo.recipe``), and the
-    network's constructor should call it too, for networks built from Python."""
+    network's constructor should call it too, for networks built from Python.
+
+    ``own_init``: the network initialises its own weights (a library's init, pretrained weights), and a method that
+    applies its family's initialisation to the networks it builds must leave this one alone."""
+
+    own_init: ClassVar[bool] = False
 
     @classmethod
     def check_img_size(cls, img_size: int, config: Any) -> None:
@@ -232,8 +244,20 @@ class SeparableAdversarialLoss(AdversarialLoss):
         return self.real(real_logits), self.fake(fake_logits)
 
 
+@dataclass
+class RegularizerOptions:
+    """The options every regularizer has (a regularizer with more subclasses this as its ``Config``): how much it
+    counts and how often it is applied. A method applies them through :class:`ganzoo.regularization.Regularization`."""
+
+    weight: float = option(1.0, "Weight of the penalty in the regularized network's loss.", min=0.0)
+    interval: int = option(1, "Lazy regularization (StyleGAN2): apply every this many iterations, with the weight "
+                              "multiplied by it; 1: every iteration.", min=1)
+
+
 class Regularizer(Loss):
-    """A discriminator regularizer (R1, gradient penalty). It returns the *unweighted* penalty.
+    """A discriminator regularizer (R1, R2, gradient penalty). It returns the *unweighted* penalty; its ``weight``
+    and lazy ``interval`` (:class:`RegularizerOptions`) are applied by the method's
+    :class:`~ganzoo.regularization.Regularization`.
 
     Arguments are keywords so each regularizer takes what it needs: ``discriminator`` (a callable
     ``x -> logits``), ``real`` and ``fake`` images, ``real_logits`` (computed from a ``real`` that
@@ -241,6 +265,7 @@ class Regularizer(Loss):
     seeded per iteration, for regularizers that sample, such as WGAN-GP's interpolation weights).
     """
 
+    Config: ClassVar[type] = RegularizerOptions
     needs_real_grad: ClassVar[bool] = False
 
     @abstractmethod
@@ -282,5 +307,6 @@ def count_parameters(module: nn.Module) -> int:
 __all__ = ["Plugin", "NoOptions", "Network", "require_img_size", "Generator", "ImageToImageGenerator",
            "LatentGenerator", "Discriminator", "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource",
            "LatentStyleSource",
-           "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "Regularizer",
+           "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "RegularizerOptions",
+           "Regularizer",
            "count_parameters"]

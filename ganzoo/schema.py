@@ -9,6 +9,8 @@ A field typed :class:`Component` is a *slot*: it names a registered plugin (``{n
 max_conv_dim: 64}`` or just ``stargan_v2``) that must implement the slot's interface (``option(...,
 slot=ImageToImageGenerator)``); its remaining keys are parsed against that plugin's own ``Config`` dataclass.
 A plugin of the wrong kind or interface is rejected here, before any work, with the plugins that fit.
+A field typed ``list[Component]`` holds several plugins of one slot (a method's regularizers); one spec given
+where such a list is expected is read as a list of one, so a recipe written for a single plugin keeps working.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def option(default: Any, doc: str, *, min: float | None = None, max: float | Non
     meta = {"doc": doc, "min": min, "max": max, "slot": slot}
     if default is REQUIRED:
         return dataclasses.field(metadata=meta)
+    if slot is not None and isinstance(default, list):
+        names = list(default)
+        return dataclasses.field(default_factory=lambda: [component(n, slot, n) for n in names], metadata=meta)
     if slot is not None and default is not None:
         name = default
         return dataclasses.field(default_factory=lambda: component(name, slot, name), metadata=meta)
@@ -80,8 +85,9 @@ def parse(cls: type[C], data: Any, where: str = "") -> C:
             values[name] = _convert(data[name], hints[name], meta, _join(where, name))
         elif default is dataclasses.MISSING:
             raise RecipeError(f"Missing required key {_join(where, name)!r}: {f.metadata.get('doc', '')}")
-        elif hints[name] is Component:  # a default component is validated and filled like a given one
-            values[name] = _convert(to_dict(default), Component, meta, _join(where, name))
+        elif f.metadata.get("slot") is not None and default is not None:
+            # a default component (or list of them) is validated and filled like a given one
+            values[name] = _convert(to_dict(default), hints[name], meta, _join(where, name))
     return cls(**values)
 
 
@@ -104,6 +110,9 @@ def components(obj: Any) -> Iterator[Component]:
     if isinstance(obj, Component):
         yield obj
         yield from components(obj.options)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from components(item)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
             yield from components(getattr(obj, f.name))
@@ -112,14 +121,16 @@ def components(obj: Any) -> Iterator[Component]:
 def describe_fields(cls: type) -> list[tuple[str, str, Any, str]]:
     """(name, type, default, doc) of each option of ``cls``, for docs and ``ganzoo list``."""
     hints = get_type_hints(cls)
-    return [(f.name, _slot_name(f) or _type_name(hints[f.name]), to_dict(_default(f)), f.metadata.get("doc", ""))
-            for f in dataclasses.fields(cls)]
+    return [(f.name, _slot_name(f, hints[f.name]) or _type_name(hints[f.name]), to_dict(_default(f)),
+             f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]
 
 
-def _slot_name(f: dataclasses.Field) -> str | None:
-    """``"Regularizer plugin"`` for a slot field, None for any other."""
+def _slot_name(f: dataclasses.Field, tp: Any) -> str | None:
+    """``"Regularizer plugin"`` for a slot field (``"Regularizer plugins"`` for a list of them), None for any other."""
     slot = f.metadata.get("slot")
-    return f"{slot.__name__} plugin" if slot is not None else None
+    if slot is None:
+        return None
+    return f"{slot.__name__} plugin{'s' if get_origin(tp) is list else ''}"
 
 
 def with_article(name: str) -> str:
@@ -166,6 +177,8 @@ def _convert(value: Any, tp: Any, meta: Mapping[str, Any], where: str) -> Any:
         return parse(tp, value, where)
     if origin in (list, tuple):
         args = get_args(tp)
+        if args == (Component,) and not isinstance(value, (list, tuple)):  # one plugin where several may go
+            return [_convert(value, Component, meta, where)]
         if not isinstance(value, (list, tuple)):
             raise RecipeError(f"{where} must be a list, got {describe_value(value)}.")
         if origin is tuple and args and args[-1] is not Ellipsis:

@@ -78,6 +78,8 @@ class SyntheticOptions:
 class SyntheticDataset(ImageFolderDataset):
     """Generated shapes dataset (domain = shape + colour), written to ROOT on first use; no download."""
 
+    small_options = {"images_per_domain": 2, "val_per_domain": 1, "gen_size": 16}
+
     @dataclass
     class Config(SyntheticOptions, ImageFolderDataset.Config):
         """Options of the synthetic dataset (each set of generation options needs its own ROOT)."""

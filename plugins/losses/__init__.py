@@ -1,8 +1,9 @@
 """Adversarial losses and discriminator regularizers, registered under the ``loss`` kind."""
 
-from . import adversarial, regularizers
+from . import adversarial, regularizers, relativistic
 from .adversarial import Hinge, LeastSquares, NonSaturating, Wasserstein
-from .regularizers import GradientPenalty, R1
+from .regularizers import R1, R2, GradientPenalty
+from .relativistic import RelativisticAverage, RelativisticPairing
 
-__all__ = ["adversarial", "regularizers", "NonSaturating", "Hinge", "LeastSquares", "Wasserstein", "R1",
-           "GradientPenalty"]
+__all__ = ["adversarial", "regularizers", "relativistic", "NonSaturating", "Hinge", "LeastSquares", "Wasserstein",
+           "RelativisticAverage", "RelativisticPairing", "R1", "R2", "GradientPenalty"]

@@ -1,6 +1,7 @@
 """Discriminator regularizers: gradient penalties on the critic's input gradients.
 
-Both return the unweighted penalty; the method multiplies it by its own weight. The input gradient
+Each returns the unweighted penalty; the method's :class:`ganzoo.regularization.Regularization` applies each
+one's ``weight`` and lazy ``interval``. The input gradient
 and the penalty are computed in float32 with autocast off, so they neither underflow nor lose the
 second-order terms under mixed precision.
 """
@@ -37,8 +38,27 @@ class R1(Regularizer):
             real_logits = discriminator(real)
         elif not real.requires_grad:
             raise ValueError("R1: `real_logits` must be computed from a `real` that requires grad")
-        grad = _input_grad(real_logits, real)
-        return 0.5 * grad.pow(2).flatten(1).sum(1).mean(0)
+        return _half_squared_norm(_input_grad(real_logits, real))
+
+
+@register("loss", "r2")
+class R2(Regularizer):
+    """Zero-centred R2 penalty on fakes, 0.5 * mean over samples of ||dD(x)/dx||^2 at generated x (Mescheder et al.,
+    "Which Training Methods for GANs do actually Converge?", ICML 2018, eq. 10; R3GAN pairs it with R1, Sec. 2.2).
+    The fakes are detached, so the penalty trains the discriminator alone."""
+
+    def forward(self, *, discriminator: Callable[[Tensor], Tensor], real: Tensor,
+                fake: Tensor | None = None, real_logits: Tensor | None = None,
+                rand: Callable[..., Tensor] | None = None) -> Tensor:
+        if fake is None:
+            raise ValueError("r2 needs the `fake` images: it penalises the discriminator's gradient at them")
+        fake = fake.detach().requires_grad_(True)
+        return _half_squared_norm(_input_grad(discriminator(fake), fake))
+
+
+def _half_squared_norm(grad: Tensor) -> Tensor:
+    """0.5 * mean over samples of the squared L2 norm of each sample's gradient (B, ...) -> scalar."""
+    return 0.5 * grad.pow(2).flatten(1).sum(1).mean(0)
 
 
 @register("loss", "gradient_penalty")

@@ -285,6 +285,8 @@ class LabelFolderDataset(LabelledImages):
 class SyntheticLabelsDataset(LabelFolderDataset):
     """The generated shapes dataset as single-label classes (class = shape + colour); nothing to download."""
 
+    small_options = {"images_per_domain": 2, "val_per_domain": 1, "gen_size": 16}
+
     @dataclass
     class Config(SyntheticOptions, LabelFolderDataset.Config):
         """Options of the synthetic label dataset (each set of generation options needs its own ROOT)."""

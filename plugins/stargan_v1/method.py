@@ -29,6 +29,7 @@ from ganzoo.errors import GanzooError, RecipeError
 from ganzoo.images import column_grid
 from ganzoo.interfaces import AdversarialLoss, AuxiliaryClassifierDiscriminator, ImageToImageGenerator, Regularizer
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
+from ganzoo.regularization import Regularization
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 
@@ -54,14 +55,16 @@ class StarGANv1(TrainingMethod):
         discriminator: Component = option("stargan_v1", "Discriminator with an auxiliary classifier, "
                                                         "D(x) -> (src, cls).", slot=AuxiliaryClassifierDiscriminator)
         adversarial_loss: Component = option("wgan", "Adversarial loss.", slot=AdversarialLoss)
-        regularizer: Component = option("gradient_penalty", "Discriminator regularizer.", slot=Regularizer)
+        regularizer: list[Component] = option(["gradient_penalty"], "Discriminator regularizers: one, or a list; "
+                                                                    "each with its weight and lazy interval.",
+                                              slot=Regularizer)
         multi_label: bool = option(True, "Labels are independent binary attributes (CelebA; BCE) rather than "
                                          "exclusive classes (RaFD, label folders; cross-entropy).")
         c2_dim: int = option(0, "Joint training with the mask vector: classes of the second, single-label "
                                 "dataset (RaFD: 8), counted in data.num_domains; 0: one dataset.", min=0)
         lambda_cls: float = option(1.0, "Weight of the domain classification losses.", min=0.0)
         lambda_rec: float = option(10.0, "Weight of the reconstruction loss.", min=0.0)
-        lambda_gp: float = option(10.0, "Weight of the gradient penalty.", min=0.0)
+        lambda_gp: float = option(10.0, "Factor on every regularizer's weight (official --lambda_gp).", min=0.0)
         n_critic: int = option(5, "Discriminator steps per generator step (per dataset in joint training).", min=1)
         g_lr: float = option(1e-4, "Adam learning rate of the generator.", min=0.0)
         d_lr: float = option(1e-4, "Adam learning rate of the discriminator.", min=0.0)
@@ -93,7 +96,7 @@ class StarGANv1(TrainingMethod):
             "discriminator": create(c.discriminator, img_size=img_size, num_classes=self.layout.num_classes),
         })
         self.adversarial_loss = create(c.adversarial_loss)
-        self.regularizer = create(c.regularizer)
+        self.regularization = Regularization(c.regularizer)
         self.lr_scale = 1.0
         self._base_lrs = {"generator": c.g_lr, "discriminator": c.d_lr}
         self._optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -119,10 +122,13 @@ class StarGANv1(TrainingMethod):
 
     def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
         """The generator's Adam: ``method.g_lr`` times the schedule's factor (:meth:`lr_after`), the
-        discriminator's: ``method.d_lr`` times it; both ``method.beta1`` and ``method.beta2``."""
+        discriminator's: ``method.d_lr`` times it; both ``method.beta1`` and ``method.beta2``. The discriminator's
+        lr and betas carry the lazy regularizers' correction (:meth:`ganzoo.regularization.Regularization.correct`)."""
         betas = OptimizerSetting("betas", (self.config.beta1, self.config.beta2), ("method.beta1", "method.beta2"))
-        return {name: [OptimizerSetting("lr", self._lr(name), (key,)), betas]
-                for name, key in (("generator", "method.g_lr"), ("discriminator", "method.d_lr"))}
+        settings = {name: [OptimizerSetting("lr", self._lr(name), (key,)), betas]
+                    for name, key in (("generator", "method.g_lr"), ("discriminator", "method.d_lr"))}
+        settings["discriminator"] = self.regularization.correct(settings["discriminator"])
+        return settings
 
     def phases(self) -> list[Phase]:
         return [Phase("d", ("discriminator",), self._discriminator_loss),
@@ -153,9 +159,11 @@ class StarGANv1(TrainingMethod):
 
     def _set_lr_scale(self, scale: float) -> None:
         self.lr_scale = scale
+        settings = self.optimizer_settings()
         for name, optimizer in self._optimizers.items():
+            lr = next(setting.value for setting in settings[name] if setting.name == "lr")
             for group in optimizer.param_groups:
-                group["lr"] = self._lr(name)
+                group["lr"] = lr
 
     def _lr(self, name: str) -> float:
         """The learning rate of ``name``'s optimizer now: its recipe value times the schedule's factor."""
@@ -165,17 +173,23 @@ class StarGANv1(TrainingMethod):
         c = self.config
         generator, discriminator = self.networks["generator"], self.networks["discriminator"]
         x_real, c_org, c_trg = batch["x"], batch["c_org"], batch["c_trg"]
-        if self.regularizer.needs_real_grad:
+        if self.regularization.needs_real_grad(ctx.iteration):
             x_real = x_real.detach().requires_grad_(True)
         real_src, real_cls = discriminator(x_real)
         loss_cls = self.layout.classification_loss(real_cls, c_org)
         with torch.no_grad():
             x_fake = generator(x_real, c_trg)
         loss_real, loss_fake = self.adversarial_loss.discriminator(real_src, discriminator(x_fake)[0])
-        loss_gp = self.regularizer(discriminator=lambda x: discriminator(x)[0], real=x_real, fake=x_fake,
-                                   real_logits=real_src, rand=ctx.rand)
-        total = loss_real + loss_fake + c.lambda_cls * loss_cls + c.lambda_gp * loss_gp
-        return total, {"real": loss_real, "fake": loss_fake, "cls": loss_cls, "gp": loss_gp}
+        loss_gp, reg_terms = self.regularization.penalty(ctx.iteration, discriminator=lambda x: discriminator(x)[0],
+                                                         real=x_real, fake=x_fake, real_logits=real_src, rand=ctx.rand)
+        total = loss_real + loss_fake + c.lambda_cls * loss_cls
+        terms = {"real": loss_real, "fake": loss_fake, "cls": loss_cls}
+        if loss_gp is not None:  # not in the iterations a lazy regularizer skips
+            total = total + c.lambda_gp * loss_gp
+            terms["gp"] = loss_gp  # the official name of the term, whichever regularizers make it
+            if len(reg_terms) > 1:
+                terms.update(reg_terms)
+        return total, terms
 
     def _generator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.config

@@ -81,6 +81,8 @@ class Generator(interfaces.ImageToImageGenerator):
     then a 7x7 conv, two stride-2 downsamplings, residual blocks, two transposed-conv upsamplings and a
     7x7 conv to RGB with tanh."""
 
+    small_options = {"conv_dim": 8, "repeat_num": 1}
+
     @dataclass
     class Config:
         conv_dim: int = option(64, "Channels of the first feature map (doubled by each downsampling).", min=1)
@@ -121,6 +123,8 @@ class Discriminator(interfaces.AuxiliaryClassifierDiscriminator):
     ``src`` (B, 1, img_size/2**repeat_num, same) holds real/fake scores of overlapping patches; ``cls``
     (B, num_classes) holds label logits, from a head whose kernel covers the whole final feature map.
     """
+
+    small_options = {"conv_dim": 8, "repeat_num": 3}
 
     @dataclass
     class Config:

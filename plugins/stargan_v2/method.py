@@ -33,6 +33,7 @@ from ganzoo.images import from_signed
 from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
                                LandmarkDetector, LatentStyleSource, Regularizer)
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
+from ganzoo.regularization import Regularization
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
@@ -69,10 +70,12 @@ class StarGANv2(TrainingMethod):
         discriminator: Component = option("stargan_v2", "Multi-domain discriminator D(x, y).",
                                           slot=DomainDiscriminator)
         adversarial_loss: Component = option("nonsaturating", "Adversarial loss.", slot=AdversarialLoss)
-        regularizer: Component = option("r1", "Discriminator regularizer.", slot=Regularizer)
+        regularizer: list[Component] = option(["r1"], "Discriminator regularizers: one, or a list (R3GAN: r1 and r2); "
+                                                      "each with its weight and lazy interval.", slot=Regularizer)
         style_dim: int = option(64, "Style code size.", min=1)
         latent_dim: int = option(16, "Latent code size of the mapping network.", min=1)
-        lambda_reg: float = option(1.0, "Weight of the discriminator regularizer (R1: gamma / 2).", min=0.0)
+        lambda_reg: float = option(1.0, "Factor on every regularizer's weight (official --lambda_reg; with r1, which is ½ E‖∇D‖², it is R1's gamma).",
+                                   min=0.0)
         lambda_sty: float = option(1.0, "Weight of the style reconstruction loss.", min=0.0)
         lambda_ds: float = option(1.0, "Initial weight of the diversity-sensitive loss (official AFHQ: 2).", min=0.0)
         lambda_cyc: float = option(1.0, "Weight of the cycle-consistency loss.", min=0.0)
@@ -110,12 +113,14 @@ class StarGANv2(TrainingMethod):
                                     num_domains=num_domains),
             "discriminator": create(c.discriminator, img_size=img_size, num_domains=num_domains),
         })
-        self.networks.apply(he_init)
+        for net in self.networks.values():  # in order: the same draws as applying it to the whole ModuleDict
+            if not net.own_init:
+                net.apply(he_init)
         if getattr(generator, "w_hpf", 0) > 0:  # built after he_init: its weights come from fan_weights
             self.networks["fan"] = create(c.landmark_detector)
         self._fan_loaded = False
         self.adversarial_loss = create(c.adversarial_loss)
-        self.regularizer = create(c.regularizer)
+        self.regularization = Regularization(c.regularizer)
         self.lambda_ds = c.lambda_ds
         self._iteration_ctx: StepContext | None = None
         self._iteration_cache: dict[str, Any] = {}
@@ -158,14 +163,19 @@ class StarGANv2(TrainingMethod):
 
     def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
         """Every network's Adam: ``method.lr`` (the mapping network: ``method.f_lr``), ``method.beta1`` and
-        ``method.beta2``, ``method.weight_decay`` (the mapping network: ``method.f_weight_decay`` where set)."""
+        ``method.beta2``, ``method.weight_decay`` (the mapping network: ``method.f_weight_decay`` where set); the
+        discriminator's lr and betas with the lazy regularizers' correction
+        (:meth:`ganzoo.regularization.Regularization.correct`)."""
         c = self.config
         betas = OptimizerSetting("betas", (c.beta1, c.beta2), ("method.beta1", "method.beta2"))
         decay = OptimizerSetting("weight_decay", c.weight_decay, ("method.weight_decay",))
         f_decay = decay if c.f_weight_decay is None else \
             OptimizerSetting("weight_decay", c.f_weight_decay, ("method.f_weight_decay",))
-        return {name: [OptimizerSetting("lr", c.f_lr, ("method.f_lr",)), betas, f_decay] if name == "mapping_network"
-                else [OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay] for name in self.trained_networks}
+        settings = {name: [OptimizerSetting("lr", c.f_lr, ("method.f_lr",)), betas, f_decay]
+                    if name == "mapping_network" else [OptimizerSetting("lr", c.lr, ("method.lr",)), betas, decay]
+                    for name in self.trained_networks}
+        settings["discriminator"] = self.regularization.correct(settings["discriminator"])
+        return settings
 
     def phases(self) -> list[Phase]:
         d_loss, g_loss = self._discriminator_loss, self._generator_loss
@@ -226,15 +236,22 @@ class StarGANv2(TrainingMethod):
         with torch.no_grad():
             x_fake = generator.decode_content(self._real_content(batch, ctx), self._target_style(batch, ctx, guide, 0),
                                               self._real_masks(batch, ctx))
-        if self.regularizer.needs_real_grad:
+        if self.regularization.needs_real_grad(ctx.iteration):
             x_real = x_real.detach().requires_grad_(True)
         real_logits = discriminator(x_real, y_org).float()
-        loss_reg = self.regularizer(discriminator=lambda x: discriminator(x, y_org), real=x_real, fake=x_fake,
-                                    real_logits=real_logits)
+        loss_reg, reg_terms = self.regularization.penalty(
+            ctx.iteration, discriminator=lambda x: discriminator(x, y_org), real=x_real, fake=x_fake,
+            real_logits=real_logits, rand=ctx.rand)
         fake_logits = discriminator(x_fake, y_trg).float()
         loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
-        total = loss_real + loss_fake + self.config.lambda_reg * loss_reg
-        return total, {"real": loss_real, "fake": loss_fake, "reg": loss_reg}
+        total = loss_real + loss_fake
+        terms = {"real": loss_real, "fake": loss_fake}
+        if loss_reg is not None:  # not in the iterations a lazy regularizer skips
+            total = total + self.config.lambda_reg * loss_reg
+            terms["reg"] = loss_reg
+            if len(reg_terms) > 1:
+                terms.update(reg_terms)
+        return total, terms
 
     def _generator_loss(self, batch: Batch, ctx: StepContext, guide: str) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.config

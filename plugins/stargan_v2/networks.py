@@ -196,6 +196,8 @@ class Generator(interfaces.ImageToImageGenerator):
     face-landmark heatmaps, are filtered and added after the decoder blocks of the same size.
     """
 
+    small_options = {"max_conv_dim": 16, "base_channels": 8}
+
     @dataclass
     class Config:
         max_conv_dim: int = option(512, "Widest feature map, in channels.", min=1)
@@ -275,6 +277,8 @@ def _mlp(dims: list[int], *, final_relu: bool) -> nn.Sequential:
 class MappingNetwork(interfaces.LatentStyleSource):
     """StarGAN v2 mapping network ``F(z, y)``: a shared MLP, then one MLP head per domain."""
 
+    small_options = {"hidden_dim": 16, "shared_layers": 1, "head_layers": 1}
+
     @dataclass
     class Config:
         hidden_dim: int = option(512, "Width of the hidden layers (official: 512, hard-coded).", min=1)
@@ -334,6 +338,8 @@ class DownsamplingTrunk(nn.Module):
 class StyleEncoder(interfaces.ImageStyleSource):
     """StarGAN v2 style encoder ``E(x, y)``: the downsampling trunk, then one linear head per domain."""
 
+    small_options = {"max_conv_dim": 16, "base_channels": 8}
+
     Config = TrunkConfig
 
     @classmethod
@@ -361,6 +367,8 @@ class Discriminator(interfaces.DomainDiscriminator):
 
     ``D(x, y)`` returns the (B,) logits of each sample's domain ``y``; ``D(x)`` returns all (B, K) logits.
     """
+
+    small_options = {"max_conv_dim": 16, "base_channels": 8}
 
     Config = TrunkConfig
 

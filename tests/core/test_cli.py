@@ -90,8 +90,10 @@ def test_list_shows_a_plugins_options_with_its_slots():
     result = CliRunner().invoke(cli, ["list", "method", "stargan_v2"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "regularizer" in result.output and "Regularizer plugin" in result.output and "f_lr" in result.output
-    result = CliRunner().invoke(cli, ["list", "loss", "r1"])
-    assert result.exit_code == 0 and "loss 'r1' has no options." in result.output
+    result = CliRunner().invoke(cli, ["list", "loss", "hinge"])
+    assert result.exit_code == 0 and "loss 'hinge' has no options." in result.output
+    result = CliRunner().invoke(cli, ["list", "loss", "r1"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and "weight" in result.output and "interval" in result.output
 
 
 def test_an_output_dir_that_is_a_file_is_one_clear_error(tmp_path):

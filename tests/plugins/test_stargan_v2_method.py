@@ -43,8 +43,8 @@ def test_registered_and_default_config() -> None:
     assert registry.get("method", "stargan_v2") is StarGANv2
     config = StarGANv2.Config()
     assert parse(StarGANv2.Config, to_dict(config)) == config == parse(StarGANv2.Config, {})
-    assert (config.generator.name, config.adversarial_loss.name, config.regularizer.name) == \
-        ("stargan_v2", "nonsaturating", "r1")
+    assert (config.generator.name, config.adversarial_loss.name, [r.name for r in config.regularizer]) == \
+        ("stargan_v2", "nonsaturating", ["r1"])
     assert (config.lr, config.f_lr, config.beta1, config.beta2, config.weight_decay) == (1e-4, 1e-6, 0.0, 0.99, 1e-4)
     assert (config.style_dim, config.latent_dim, config.ds_iter) == (64, 16, 100000)
 
