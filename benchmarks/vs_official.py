@@ -61,8 +61,9 @@ def _import_official(official: Path) -> types.SimpleNamespace:
 
 
 def time_official(official: Path, img_size: int, batch_size: int, num_domains: int, iters: int,
-                  warmup: int) -> dict:
-    """Median seconds per official training iteration (see the module docstring) and this process's peak RSS."""
+                  warmup: int, profile: bool = False) -> dict:
+    """Median seconds per official training iteration (see the module docstring) and this process's peak RSS;
+    with ``profile``, the ``op_split`` of one more iteration (:func:`ganzoo.op_split.op_split`)."""
     import torch
     from munch import Munch
 
@@ -87,9 +88,7 @@ def time_official(official: Path, img_size: int, batch_size: int, num_domains: i
         for name in names:
             optims[name].step()
 
-    times = []
-    for _ in range(warmup + iters):
-        tic = time.perf_counter()
+    def iteration() -> None:
         step(mod.solver.compute_d_loss(nets, args, x_real, y_org, y_trg, z_trg=z_trg)[0], "discriminator")
         step(mod.solver.compute_d_loss(nets, args, x_real, y_org, y_trg, x_ref=x_ref)[0], "discriminator")
         step(mod.solver.compute_g_loss(nets, args, x_real, y_org, y_trg, z_trgs=[z_trg, z_trg2])[0],
@@ -97,9 +96,18 @@ def time_official(official: Path, img_size: int, batch_size: int, num_domains: i
         step(mod.solver.compute_g_loss(nets, args, x_real, y_org, y_trg, x_refs=[x_ref, x_ref2])[0], "generator")
         for name in ("generator", "mapping_network", "style_encoder"):
             mod.solver.moving_average(nets[name], nets_ema[name], beta=0.999)
+
+    times = []
+    for _ in range(warmup + iters):
+        tic = time.perf_counter()
+        iteration()
         times.append(time.perf_counter() - tic)
-    return {"s_per_iter": statistics.median(times[warmup:]), "threads": torch.get_num_threads(),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = {"s_per_iter": statistics.median(times[warmup:]), "threads": torch.get_num_threads(),
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if profile:
+        from ganzoo.op_split import op_split
+        result["op_split"] = op_split(iteration)
+    return result
 
 
 def _child(argv: list[str]) -> dict:
@@ -118,11 +126,13 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2, help="official/ganzoo alternations")
+    parser.add_argument("--profile", action="store_true",
+                        help="also the per-operator split of one more iteration on each side (last round)")
     parser.add_argument("--only-official", action="store_true", help=argparse.SUPPRESS)  # the child's mode
     a = parser.parse_intermixed_args()
     sizes = (a.img_size, a.batch_size, a.num_domains, a.iters, a.warmup)
     if a.only_official:
-        print(json.dumps(time_official(a.official.resolve(), *sizes)))
+        print(json.dumps(time_official(a.official.resolve(), *sizes, profile=a.profile)))
         return
     import torch
 
@@ -136,9 +146,10 @@ def main() -> None:
                   f"train.batch_size={a.batch_size}", f"data.num_domains={a.num_domains}", *a.overrides,
                   "--iters", str(a.iters), "--warmup", str(a.warmup)]
     official, ours = [], []
-    for _ in range(a.rounds):
-        official.append(_child(official_cmd))
-        ours.append(_child(ganzoo_cmd))
+    for round_ in range(a.rounds):
+        profiled = ["--profile"] if a.profile and round_ == a.rounds - 1 else []
+        official.append(_child(official_cmd + profiled))
+        ours.append(_child(ganzoo_cmd + profiled))
     official_s = statistics.median(r["s_per_iter"] for r in official)
     ganzoo_s = statistics.median(r["s_per_iter"] for r in ours)
     print(json.dumps({
@@ -148,7 +159,9 @@ def main() -> None:
         "official_peak_rss_mb": max(r["peak_rss_mb"] for r in official),
         "ganzoo_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
         "ganzoo_cpu": ours[-1].get("cpu"), "ganzoo_layout": ours[-1].get("layout"),
-        "ganzoo_dtype": ours[-1].get("dtype")}))
+        "ganzoo_dtype": ours[-1].get("dtype"),
+        **({"official_op_split": official[-1]["op_split"], "ganzoo_op_split": ours[-1]["op_split"]} if a.profile
+           else {})}))
 
 
 if __name__ == "__main__":
