@@ -39,7 +39,7 @@ from rich.text import Text
 
 from .checkpoint import checkpoint_iteration, checkpoint_name, list_checkpoints, newest_valid_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
-from .errors import CheckpointError, GanzooError, RunInterrupted
+from .errors import CheckpointError, GanzooError, RecipeError, RunInterrupted
 from .images import sample_path, save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
 from .pretrained import ModelConfig, save_model
@@ -462,8 +462,14 @@ def _log_images(accelerator: Accelerator, grids: Mapping[str, torch.Tensor], ste
 
 
 def _saved_recipe(output_dir: Path) -> Recipe | None:
-    """The recipe the run in ``output_dir`` was started with (its resolved recipe), or None for a new run."""
-    return load_recipe(output_dir) if (output_dir / RESOLVED_NAME).is_file() else None
+    """The recipe the run in ``output_dir`` was started with (its resolved recipe), or None for a new run or a
+    resolved recipe this version cannot read (written by another version): then ``auto`` is chosen anew."""
+    if not (output_dir / RESOLVED_NAME).is_file():
+        return None
+    try:
+        return load_recipe(output_dir)
+    except RecipeError:
+        return None
 
 
 def _note_recipe_changes(path: Path, recipe: Recipe, console: Console) -> None:

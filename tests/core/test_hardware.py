@@ -134,3 +134,12 @@ def test_bench_reports_cpu_layout_precision_and_the_bf16_warning(monkeypatch):
     split = figures["op_split"]
     assert split["conv_forward"] > 0 and split["conv_backward"] > 0 and split["optimizer"] > 0
     assert sum(v for k, v in split.items() if k != "total") == pytest.approx(split["total"])
+
+
+def test_a_resolved_recipe_this_version_cannot_read_lets_auto_choose_anew(tmp_path, monkeypatch):
+    _machine(monkeypatch, AVX512)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "recipe.resolved.yaml").write_text("train: {channels_last: false, option_of_another_version: 1}\n")
+    train(load_recipe(TINY, [f"output_dir={run_dir}", f"data.root={tmp_path / 'data'}", "train.total_iters=1"]))
+    assert yaml.safe_load((run_dir / "recipe.resolved.yaml").read_text())["train"]["channels_last"] is True
