@@ -28,13 +28,15 @@ from accelerate import Accelerator
 from rich.console import Console
 from rich.table import Table
 
+from .hardware import cpu_features, precision_warning, resolve_recipe
 from .interfaces import count_parameters
+from .op_split import op_split
 from .recipe import Recipe
-from .run_state import (PhaseHooks, autocast_dtype, build_run_state, check_mixed_precision, run_iteration,
-                        step_context, to_device)
+from .run_state import (PhaseHooks, autocast_dtype, build_run_state, check_mixed_precision, memory_format,
+                        run_iteration, step_context, to_device)
 
 
-def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
+def bench(recipe: Recipe, *, iters: int, warmup: int, profile: bool = False) -> dict[str, Any]:
     """Time ``iters`` training iterations of ``recipe``'s model after ``warmup`` untimed ones.
 
     Returns ``s_per_iter`` (median), ``s_per_iter_min``, ``img_per_s`` (batch / median), ``warmup_s``
@@ -42,8 +44,14 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
     so far), ``peak_gpu_mb`` (on CUDA), ``device``, ``threads``, ``dtype`` (what the phases computed in under
     autocast: float32, bfloat16 or float16), ``params`` (network name -> parameter count), ``frozen_share``
     (frozen network -> fraction of the timed iterations spent in its forward passes) and the sizes that were
-    timed. RecipeError for ``train.mixed_precision=fp16`` on a device without fp16 autocast (the CPU).
+    timed; ``cpu`` (model name, AVX2 / AVX-512 / AVX512-BF16 / AMX flags and the widest of them as ``isa``),
+    ``layout`` (``channels_last`` or ``contiguous``) and ``mixed_precision``, as actually used once ``auto`` is
+    resolved for this machine (:func:`ganzoo.hardware.resolve_recipe`), and ``warnings`` (e.g. bf16 emulated on
+    this CPU). With ``profile``, one more iteration runs under the PyTorch profiler and ``op_split`` gives its
+    seconds per operator category (:func:`ganzoo.op_split.op_split`). RecipeError for
+    ``train.mixed_precision=fp16`` on a device without fp16 autocast (the CPU).
     """
+    recipe = resolve_recipe(recipe)
     cfg = recipe.train
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
     check_mixed_precision(accelerator, cfg)
@@ -67,6 +75,10 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
         synchronize()
         times.append(time.perf_counter() - tic)
     timed = times[warmup:]
+    split = (op_split(lambda: run_iteration(state, batch, step_context(accelerator, cfg, warmup + iters), hooks,
+                                            phases=state.phases))
+             if profile else None)
+    cpu = cpu_features()
     result: dict[str, Any] = {
         "method": recipe.method.name,
         "img_size": recipe.data.img_size,
@@ -85,7 +97,13 @@ def bench(recipe: Recipe, *, iters: int, warmup: int) -> dict[str, Any]:
         "dtype": str(autocast_dtype(hooks, device)).removeprefix("torch."),
         "params": {name: count_parameters(net) for name, net in state.networks.items()},
         "frozen_share": {name: spent[0] / sum(timed) for name, spent in frozen_times.items()},
+        "cpu": cpu.to_dict(),
+        "layout": "channels_last" if memory_format(cfg) == torch.channels_last else "contiguous",
+        "mixed_precision": cfg.mixed_precision,
+        "warnings": [w for w in (precision_warning(cfg, device.type, cpu),) if w],
     }
+    if split is not None:
+        result["op_split"] = split
     if device.type == "cuda":
         result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return result
@@ -115,8 +133,8 @@ def _forward_timers(networks: Mapping[str, nn.Module], synchronize: Callable[[],
 def print_table(result: dict[str, Any], console: Console) -> None:
     """The result as a rich table, for people."""
     table = Table(title=f"ganzoo bench: {result['method']}, {result['img_size']} px, "
-                        f"batch {result['batch_size']}, {result['dtype']}, {result['device']}, "
-                        f"{result['threads']} threads")
+                        f"batch {result['batch_size']}, {result['dtype']}, {result['layout']}, {result['device']}, "
+                        f"{result['threads']} threads, {result['cpu']['model']} ({result['cpu']['isa']})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("s / iteration (median)", f"{result['s_per_iter']:.3f}")
@@ -130,4 +148,6 @@ def print_table(result: dict[str, Any], console: Console) -> None:
         table.add_row(f"share of the iteration in {name} (frozen)", f"{share:.1%}")
     for name, count in result["params"].items():
         table.add_row(f"parameters: {name}", f"{count:,}")
+    for category, seconds in result.get("op_split", {}).items():
+        table.add_row(f"profiled s: {category}", f"{seconds:.3f}")
     console.print(table)

@@ -1,7 +1,7 @@
 """The ``ganzoo`` command line.
 
     ganzoo run RECIPE [key=value ...] [--fresh]   train (or resume) a run
-    ganzoo bench RECIPE [key=value ...] [--iters N] [--warmup W]
+    ganzoo bench RECIPE [key=value ...] [--iters N] [--warmup W] [--profile]
                                                   time training iterations on random inputs (one JSON line)
     ganzoo list [KIND]                            what is registered
     ganzoo translate MODEL --source IMG_OR_DIR (--attrs A=1,B=0 | --grid | --target D [--seed S] [--num K]
@@ -72,18 +72,22 @@ def run(recipe: str, overrides: tuple[str, ...], fresh: bool) -> None:
 @click.option("--iters", type=click.IntRange(min=1), default=5, show_default=True, help="Timed iterations.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
               help="Untimed iterations first (allocation, compilation).")
-def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int) -> None:
+@click.option("--profile", is_flag=True, help="Profile one more iteration: seconds per operator category "
+                                              "(convolutions forward/backward, normalisation, layout copies, ...).")
+def bench(recipe: str, overrides: tuple[str, ...], iters: int, warmup: int, profile: bool) -> None:
     """Time training iterations of RECIPE's model on random inputs (no dataset needed).
 
-    Prints one JSON line on stdout (s_per_iter, img_per_s, peak_rss_mb, ...); a table on stderr when it
-    is a terminal.
+    Prints one JSON line on stdout (s_per_iter, img_per_s, peak_rss_mb, the CPU and its features, the layout and
+    precision used, ...); a table on stderr when it is a terminal, and any warning on stderr.
     """
     import json
 
     from .bench import bench as run_bench, print_table
     from .recipe import load_recipe
 
-    result = run_bench(load_recipe(recipe, overrides), iters=iters, warmup=warmup)
+    result = run_bench(load_recipe(recipe, overrides), iters=iters, warmup=warmup, profile=profile)
+    for warning in result["warnings"]:
+        _err.print(warning)
     if _err.is_terminal:
         print_table(result, _err)
     click.echo(json.dumps(result))

@@ -70,7 +70,9 @@ class TrainConfig:
     batch_size: int = option(8, "Images per process per iteration.", min=1)
     total_iters: int = option(100000, "Training iterations.", min=1)
     seed: int = option(777, "Seed of every random draw (initialisation, data order, augmentation, latents).", min=0)
-    mixed_precision: Literal["no", "bf16", "fp16"] = option("no", "Autocast precision: no, bf16 or fp16.")
+    mixed_precision: Literal["no", "bf16", "fp16", "auto"] = option(
+        "no", "Autocast precision: no, bf16, fp16, or auto: bf16 where the hardware computes it natively (CUDA with "
+              "bf16, CPUs with AVX512-BF16 or AMX), no elsewhere; the choice is written into the run folder.")
     ema_beta: float = option(0.999, "Decay of the exponential moving average of the EMA networks.", min=0.0, max=1.0)
     log_every: int = option(10, "Print a plain log line every N iterations.", min=1)
     sample_every: int = option(5000, "Write sample grids every N iterations (and at the end).", min=1)
@@ -81,8 +83,10 @@ class TrainConfig:
     log_with: Literal["none", "tensorboard", "wandb", "comet_ml", "aim", "mlflow", "clearml", "dvclive",
                       "trackio", "swanlab"] = option("none", "Experiment tracker (through Accelerate).")
     deterministic: bool = option(False, "Use deterministic algorithms (slower; for debugging reproducibility).")
-    channels_last: bool = option(True, "Keep images, activations and conv weights channels-last (NHWC), the layout "
-                                       "oneDNN and tensor cores compute in: the same math, faster.")
+    channels_last: bool | Literal["auto"] = option(
+        "auto", "Keep images, activations and conv weights channels-last (NHWC): the same math, faster on CUDA and "
+                "AVX-512 CPUs, slower on AVX2-only CPUs. auto: true on CUDA and AVX-512, false elsewhere; the choice "
+                "is written into the run folder and reused on resume.")
     on_nonfinite: Literal["stop", "skip"] = option(
         "stop", "When a loss term is NaN or infinite: stop (exit 2; nothing is written from the broken weights, the "
                 "newest checkpoint stays good), or skip: drop that phase's optimizer step (one device sync per phase) "

@@ -31,6 +31,7 @@ from .build import create
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from .ema import EMA
 from .errors import GanzooError, NonFiniteError, RecipeError
+from .hardware import auto_channels_last, cpu_features, training_device_type
 from .method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, run_phase
 from .pretrained import method_from_spec
 from .recipe import Recipe, TrainConfig
@@ -258,8 +259,14 @@ def to_device(batch: Mapping[str, Tensor], device: torch.device, cfg: TrainConfi
 
 
 def memory_format(cfg: TrainConfig) -> torch.memory_format:
-    """The memory format of networks and image batches: channels-last when ``train.channels_last``."""
-    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+    """The memory format of networks and image batches: channels-last when ``train.channels_last`` is true, or is
+    ``auto`` (not resolved by the caller, see :func:`ganzoo.hardware.resolve_recipe`) and this machine's choice is
+    channels-last."""
+    if cfg.channels_last == "auto":
+        channels_last = auto_channels_last(training_device_type(), cpu_features())
+    else:
+        channels_last = cfg.channels_last
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def _gradient_sync(world_size: int) -> Callable[[list[Tensor]], None] | None:

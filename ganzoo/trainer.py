@@ -38,11 +38,12 @@ from rich.text import Text
 
 from .checkpoint import checkpoint_iteration, checkpoint_name, list_checkpoints, newest_valid_checkpoint
 from .data import build_train_loader, fixed_batch, has_split
-from .errors import CheckpointError, GanzooError, RunInterrupted
+from .errors import CheckpointError, GanzooError, RecipeError, RunInterrupted
 from .images import sample_path, save_png, to_numpy, to_pil
 from .method import StepContext, TrainingMethod
+from .hardware import cpu_features, precision_warning, resolve_recipe
 from .pretrained import MODEL_DIR, ModelConfig, save_model
-from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dotted_keys, dump_recipe
+from .recipe import RESOLVED_NAME, Recipe, TrainConfig, dotted_keys, dump_recipe, load_recipe
 from .run_state import (NonFinite, PhaseHooks, RunState, SkipNonFinite, build_dataset, build_run_state,
                         check_mixed_precision, divergence_error, run_iteration, step_context, to_device, training_data)
 from .sessions import Session, describe_hardware, record_session
@@ -77,8 +78,10 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
     by Ctrl-C, SIGTERM or SIGUSR1 (after saving a checkpoint).
     """
     console = console or Console(stderr=True)
-    cfg = recipe.train
     output_dir = Path(recipe.output_dir)
+    # train.channels_last / mixed_precision "auto": this machine's choice, or the run folder's when resuming
+    recipe = resolve_recipe(recipe, None if fresh else _saved_recipe(output_dir))
+    cfg = recipe.train
     checkpoints_dir, samples_dir = output_dir / "checkpoints", output_dir / "samples"
     _check_tracker(cfg.log_with)
     accelerator = _accelerator(cfg, output_dir)
@@ -121,8 +124,12 @@ def train(recipe: Recipe, *, fresh: bool = False, console: Console | None = None
         output_dir.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, output_dir / RESOLVED_NAME)
         console.print(f"Training {recipe.method.name} on {accelerator.num_processes} process(es), device "
-                      f"{accelerator.device}, mixed precision {cfg.mixed_precision}, global batch "
-                      f"{cfg.batch_size * accelerator.num_processes}; run folder {output_dir}")
+                      f"{accelerator.device}, mixed precision {cfg.mixed_precision}, channels-last "
+                      f"{str(cfg.channels_last).lower()}, global batch {cfg.batch_size * accelerator.num_processes}; "
+                      f"run folder {output_dir}")
+        warning = precision_warning(cfg, accelerator.device.type, cpu_features())
+        if warning:
+            console.print(warning)
     if cfg.log_with != "none":
         accelerator.init_trackers(output_dir.name, config=dotted_keys(recipe.to_dict()))
 
@@ -480,6 +487,17 @@ def _log_images(accelerator: Accelerator, grids: Mapping[str, torch.Tensor], ste
             tracker.log_images({f"samples/{k}": to_numpy(v) for k, v in grids.items()}, step=step)
         elif hasattr(tracker, "log_images"):
             tracker.log_images({f"samples/{k}": [to_pil(v)] for k, v in grids.items()}, step=step)
+
+
+def _saved_recipe(output_dir: Path) -> Recipe | None:
+    """The recipe the run in ``output_dir`` was started with (its resolved recipe), or None for a new run or a
+    resolved recipe this version cannot read (written by another version): then ``auto`` is chosen anew."""
+    if not (output_dir / RESOLVED_NAME).is_file():
+        return None
+    try:
+        return load_recipe(output_dir)
+    except RecipeError:
+        return None
 
 
 def _note_recipe_changes(path: Path, recipe: Recipe, console: Console) -> None:

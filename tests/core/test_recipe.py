@@ -116,7 +116,7 @@ def test_round_trip_through_the_resolved_recipe(tmp_path):
     ("train.batch_size=four", r"train.batch_size must be an integer, got string 'four'"),
     ("train.batch_size=0", r"train.batch_size must be >= 1, got 0"),
     ("train.batch_size=2.5", r"train.batch_size must be an integer, got number 2.5"),
-    ("train.mixed_precision=fp8", r"train.mixed_precision must be one of 'no', 'bf16', 'fp16', got 'fp8'"),
+    ("train.mixed_precision=fp8", r"train.mixed_precision must be one of 'no', 'bf16', 'fp16', 'auto', got 'fp8'"),
     ("method.randcrop_prob=1.5", r"method.randcrop_prob must be <= 1"),
     ("method.generator.name=stargan_v3", r"method.generator: Unknown generator 'stargan_v3'. Did you mean "
                                          r"'stargan_v2'"),
