@@ -7,8 +7,8 @@ training method. Each capability is a runtime-checkable :class:`typing.Protocol`
 (B, 3, S, S) float tensors in [-1, 1] on the method's device, and every method runs without gradients with
 the networks in eval mode.
 
-- :class:`AttributeEditor`: edits labelled attributes (``PretrainedModel.edit``, ``ganzoo translate --attrs``;
-  StarGAN v1).
+- :class:`AttributeEditor`: edits labelled attributes (``PretrainedModel.edit``, ``ganzoo translate --attrs``,
+  ``ganzoo eval``'s attribute-editing protocol; StarGAN v1).
 - :class:`StyleTranslator`: translates with a style drawn for a domain or taken from a reference image
   (``PretrainedModel.translate`` / ``interpolate``, ``ganzoo translate --target`` / ``--reference``, ``ganzoo eval``'s StarGAN v2
   protocol; StarGAN v2).
@@ -49,6 +49,14 @@ class AttributeEditor(Protocol):
 
     def edit_grid(self, images: Tensor, names: Sequence[str]) -> list[Tensor]:
         """The family's test grid: one batch of translations per single-label change."""
+
+    def grid_changes(self, names: Sequence[str]) -> list[dict[str, float]]:
+        """The test grid's single-label changes as :meth:`edit` takes them (``{"Male": 0.0}``, ...), each target
+        value a separate change (what ``ganzoo eval`` measures one by one)."""
+
+    def classify(self, images: Tensor) -> Tensor:
+        """The labels (B, len(names)) float 0/1, in label order, that the model's own auxiliary classifier sees
+        in ``images``."""
 
 
 @runtime_checkable

@@ -237,18 +237,31 @@ def sample(run_dir: str, num: int, seed: int, psi: float, mixing: bool, out: str
 @click.option("--seed", type=click.IntRange(min=0), default=777, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Source images per batch (LPIPS is averaged per batch, as the official code does).")
-@click.option("--save-images", is_flag=True, help="Also write every translation as PNG.")
+@click.option("--save-images", is_flag=True, help="Also write every translation as PNG (StarGAN v2 protocol).")
+@click.option("--judge", "judge_model", default="resnet10t", show_default=True,
+              help="Attribute editing (StarGAN v1): the timm model of the judge classifier, trained on the real "
+                   "training images (once; cached in RUN/eval/judges/).")
+@click.option("--judge-weights", default="", help="Attribute editing: a trained judge's state dict to use instead.")
+@click.option("--judge-epochs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Attribute editing: epochs of the judge's training.")
 @click.option("--out", type=click.Path(path_type=str), help="Results JSON (default: RUN/eval/eval-<time>.json).")
 def eval_(run_dir: str, data: str | None, mode: str, extractor: str, feature_weights: str, lpips_weights: str,
-          num_outs: int, seed: int, batch_size: int, save_images: bool, out: str | None) -> None:
-    """FID, KID and LPIPS of the model RUN_DIR exported (a run folder or its model/ folder), under its family's
-    protocol (StarGAN v2: every ordered domain pair, latent and reference modes). Nothing is downloaded: pass
-    the weights files of the networks, or 'random' for numbers that compare only with each other."""
+          num_outs: int, seed: int, batch_size: int, save_images: bool, judge_model: str, judge_weights: str,
+          judge_epochs: int, out: str | None) -> None:
+    """Metrics of the model RUN_DIR exported (a run folder or its model/ folder), under its family's protocol
+    (StarGAN v2: FID, KID and LPIPS over every ordered domain pair, latent and reference modes; StarGAN v1: a
+    separately trained judge's accuracy and FID per attribute change). Nothing is downloaded: pass the weights
+    files of the networks, or 'random' for numbers that compare only with each other."""
     from .evaluation.command import eval_config, evaluate
+    from .evaluation.judge import JudgeSettings
 
     config = eval_config(mode=mode, extractor=extractor, feature_weights=feature_weights, lpips_weights=lpips_weights,
                          num_outs=num_outs, seed=seed, batch_size=batch_size)
-    results, path = evaluate(run_dir, config, data=data, out=out, save_images=save_images, console=_err)
+    judge = JudgeSettings(model=judge_model, weights=judge_weights, epochs=judge_epochs, seed=seed)
+    results, path = evaluate(run_dir, config, data=data, out=out, save_images=save_images, judge=judge,
+                             console=_err)
+    if "judge_accuracy" in results:
+        _err.print(f"judge_accuracy (held-out real images): {results['judge_accuracy']:.4f}", highlight=False)
     for key in sorted(k for k in results if k.endswith("/mean")):
         _err.print(f"{key}: {results[key]:.4f}", highlight=False)
     _err.print(f"{results['num_generated']} images in {results['wall_time_s']:.1f} s "

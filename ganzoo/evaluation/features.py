@@ -69,12 +69,17 @@ def extract(extractor: FeatureExtractor, images: Iterable[Image.Image], *, devic
     return torch.cat(chunks) if chunks else torch.empty(0, extractor.num_features)
 
 
-def cache_key(extractor: FeatureExtractor, paths: Sequence[Path]) -> str:
-    """The cache key of ``paths`` seen by ``extractor``: a SHA-256 of its identity and each file's resolved path,
-    size and mtime (ns)."""
+def files_key(identity: object, paths: Sequence[Path]) -> str:
+    """A cache key of the files ``paths`` as seen by something described by ``identity`` (JSON-serialisable): a
+    SHA-256 of it and each file's resolved path, size and mtime (ns), so any change to the files changes it."""
     files = [[str(path.resolve()), (stat := path.stat()).st_size, stat.st_mtime_ns] for path in paths]
-    text = json.dumps({"extractor": extractor.identity(), "files": files})
+    text = json.dumps({"extractor": identity, "files": files})
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cache_key(extractor: FeatureExtractor, paths: Sequence[Path]) -> str:
+    """The cache key of ``paths`` seen by ``extractor``: :func:`files_key` of its identity."""
+    return files_key(extractor.identity(), paths)
 
 
 def real_features(extractor: FeatureExtractor, paths: Sequence[Path], *, what: str, device: torch.device,

@@ -48,6 +48,18 @@ def grid_conditions(layout: LabelLayout, sources: Sequence[Tensor], names: Seque
     return conditions
 
 
+def grid_changes(layout: LabelLayout, names: Sequence[str]) -> list[dict[str, float]]:
+    """The changes of :func:`grid_conditions` as ``edit`` takes them, one label and one target value each, in
+    label order: a hair colour set to 1, any other attribute set to 0 and to 1 (the grid's flip, either way), a
+    class chosen with 1."""
+    changes: list[dict[str, float]] = []
+    for group in range(len(layout.groups)):
+        for name in names[layout.block(group)]:
+            multi = layout.groups[group].multi_label and name not in HAIR_COLOURS
+            changes.extend({name: value} for value in ((0.0, 1.0) if multi else (1.0,)))
+    return changes
+
+
 def edited_condition(layout: LabelLayout, sources: Sequence[Tensor], changes: Mapping[str, float],
                      names: Sequence[str]) -> Tensor:
     """The condition batch that applies ``changes`` (label name -> value) to the source labels.

@@ -34,7 +34,7 @@ from ganzoo.registry import register
 from ganzoo.schema import Component, option
 
 from .convert import read_official
-from .edit import edited_condition, grid_conditions
+from .edit import edited_condition, grid_changes, grid_conditions
 from .labels import LabelGroup, LabelLayout
 
 
@@ -230,6 +230,15 @@ class StarGANv1(TrainingMethod):
         conditions = grid_conditions(self.layout, self.predict_labels(images), names)
         with eval_mode(self.networks["generator"]):
             return [self.networks["generator"](images, cond) for cond in conditions]
+
+    def grid_changes(self, names: Sequence[str]) -> list[dict[str, float]]:
+        """The test grid's single-label changes, one target value each (:func:`.edit.grid_changes`)."""
+        return grid_changes(self.layout, names)
+
+    @torch.no_grad()
+    def classify(self, images: Tensor) -> Tensor:
+        """The labels (B, num_classes) float 0/1 the discriminator's classifier gives ``images``, every group's."""
+        return torch.cat(self.predict_labels(images), 1)
 
     @torch.no_grad()
     def predict_labels(self, images: Tensor) -> list[Tensor]:

@@ -87,7 +87,8 @@ def test_domains_must_match_the_model(tmp_path):
 
 
 def export_tiny(run: Path, family: str) -> None:
-    recipe = load_recipe(FIXTURES / ("tiny.yaml" if family == "stargan_v2" else "tiny_stargan_v1.yaml"))
+    recipe = load_recipe(FIXTURES / {"stargan_v2": "tiny.yaml", "stargan_v1": "tiny_stargan_v1.yaml",
+                                     "stylegan": "tiny_stylegan.yaml"}[family])
     torch.manual_seed(0)
     method = method_from_spec(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
     domains = ["a", "b", "c", "d", "e"][:recipe.data.num_domains]
@@ -131,7 +132,7 @@ def test_ganzoo_eval_builds_each_network_once_and_writes_the_results(tmp_path, m
 
 
 def test_ganzoo_eval_refuses_a_model_without_a_protocol(tmp_path, capsys):
-    export_tiny(tmp_path / "run", "stargan_v1")
+    export_tiny(tmp_path / "run", "stylegan")  # StarGAN v1 and v2 have protocols; StyleGAN's needs a command
     with pytest.raises(SystemExit) as exit_info:
         main(["eval", str(tmp_path / "run"), "--data", str(tmp_path), "--feature-weights", "random",
               "--lpips-weights", "random"])
