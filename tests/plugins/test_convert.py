@@ -111,6 +111,13 @@ def official_files(parity_dir, tmp_path):
     return trained
 
 
+def convert_celeba_hq(capsys, checkpoint, out, *settings) -> str:
+    """Run ``ganzoo convert stargan-v2 CHECKPOINT OUT --domains female,male SETTINGS``; its report (stderr)."""
+    code, err = run_cli(capsys, "convert", "stargan-v2", checkpoint, out, "--domains", "female,male", *settings)
+    assert code == 0, err
+    return err
+
+
 def assert_same_weights(model, trained, names):
     for name in names:
         for key, value in trained.networks[name].state_dict().items():
@@ -120,9 +127,7 @@ def assert_same_weights(model, trained, names):
 @pytest.mark.slow
 def test_celeba_hq_checkpoint_converts_with_its_fan_and_translation_applies_the_masks(parity_dir, tmp_path, capsys):
     trained = official_files(parity_dir, tmp_path)
-    code, err = run_cli(capsys, "convert", "stargan-v2", tmp_path / "100000_nets_ema.ckpt", tmp_path / "celeba_hq",
-                        "--domains", "female,male")
-    assert code == 0, err
+    err = convert_celeba_hq(capsys, tmp_path / "100000_nets_ema.ckpt", tmp_path / "celeba_hq")
     assert "method.generator.w_hpf = 1.0" in err and f"data.img_size = {IMG}" in err
     assert "found generator, mapping_network, style_encoder, fan" in err and "left out" not in err
     folder = tmp_path / "celeba_hq"
@@ -149,18 +154,15 @@ def test_celeba_hq_checkpoint_converts_with_its_fan_and_translation_applies_the_
                         "--domains", "female,male")
     assert code == 2 and "holds no fan" in err and "method.fan_weights=PATH/TO/wing.ckpt" in err, err
     assert "download.sh wing" in err and "Traceback" not in err and not (tmp_path / "x").exists()
-    code, err = run_cli(capsys, "convert", "stargan-v2", tmp_path / "no_fan_nets_ema.ckpt", tmp_path / "wing",
-                        "--domains", "female,male", f"method.fan_weights={parity_dir / 'fan' / 'wing.ckpt'}")
-    assert code == 0, err
+    convert_celeba_hq(capsys, tmp_path / "no_fan_nets_ema.ckpt", tmp_path / "wing",
+                      f"method.fan_weights={parity_dir / 'fan' / 'wing.ckpt'}")
     assert_same_weights(ganzoo.from_pretrained(tmp_path / "wing", device="cpu"), trained, ("fan",))
 
 
 @pytest.mark.slow
 def test_a_converted_celeba_hq_training_folder_pushes_with_its_fan_and_training_networks(parity_dir, tmp_path, capsys):
     trained = official_files(parity_dir, tmp_path)
-    code, err = run_cli(capsys, "convert", "stargan-v2", tmp_path / "100000_nets.ckpt", tmp_path / "nets",
-                        "--domains", "female,male")
-    assert code == 0, err
+    convert_celeba_hq(capsys, tmp_path / "100000_nets.ckpt", tmp_path / "nets")
     push(tmp_path / "nets", "alice/celeba-hq", dry_run=tmp_path / "dry")
     networks = ["fan", "generator", "mapping_network", "style_encoder"]
     assert sorted(p.relative_to(tmp_path / "dry").as_posix() for p in (tmp_path / "dry").rglob("*")
