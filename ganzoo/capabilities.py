@@ -83,14 +83,14 @@ class OfficialCheckpoint:
     ``method.style_dim``, ``method.generator.max_conv_dim``, ...), as far as the tensor shapes tell them;
     ``weights``: the official state dicts of the inference networks, by ganzoo network name;
     ``training_weights``: those of the trained rather than averaged networks (a ``_nets`` file's), if any;
-    ``source`` and ``licence`` (a Hugging Face licence id) of the weights; ``load_network(module, state, name)``
-    loads one official state dict into a network strictly (CheckpointError naming the option that differs);
+    ``source`` and ``license`` (a Hugging Face licence id, the Hub's metadata key) of the weights;
+    ``load_network(module, state, name)`` loads one official state dict into a network strictly (CheckpointError naming the option that differs);
     ``notes``: lines for the user (what was found and left out)."""
 
     settings: dict[str, Any]
     weights: dict[str, dict[str, Tensor]]
     source: str
-    licence: str
+    license: str
     load_network: Callable[[nn.Module, Mapping[str, Tensor], str], None]
     training_weights: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

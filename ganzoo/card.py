@@ -1,19 +1,33 @@
-"""The model card (``README.md``) that ``ganzoo push`` uploads with a model folder.
+"""The model card (``README.md``) of a model folder: ganzoo's one card, which ``ganzoo push`` uploads and
+``PretrainedModel.save_pretrained`` / ``push_to_hub`` (so ``ganzoo export``) write.
 
 The card is YAML metadata between ``---`` lines, written by huggingface_hub's ``ModelCardData`` (the Hub's
 own schema: ``library_name``, ``license``, ``tags``, ``pipeline_tag``, ``datasets``, ``model-index`` for
 the metrics), then Markdown: what the model is, its sample grids, a usage snippet, the training figures,
 the evaluation metrics, the family's parity evidence, the licence and the resolved recipe. Everything in it
-comes from :class:`CardFacts`, which :mod:`ganzoo.push` gathers from the run folder.
+comes from :class:`CardFacts`, which :func:`gather_facts` takes from the model and its run folder.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import yaml
 from huggingface_hub import EvalResult, ModelCardData
 
-from .sessions import Session
+from .errors import DataError
+from .interfaces import ImageToImageGenerator, LatentGenerator
+from .recipe import RESOLVED_NAME
+from .rst import summary
+from .sessions import Session, read_sessions
+
+if TYPE_CHECKING:
+    from .pretrained import PretrainedModel
 
 #: licence of weights whose model folder records none: the project's own
 DEFAULT_LICENSE = "apache-2.0"
@@ -22,6 +36,11 @@ LICENSE_NOTES = {
     "cc-by-nc-4.0": "Creative Commons Attribution-NonCommercial 4.0: these weights may not be used commercially.",
 }
 LIBRARY_NAME = "ganzoo"
+#: where the sample grids of a run go in a repository, and the run folder's own sample folder
+SAMPLES_DIR = "samples"
+#: evaluation results a run folder may hold (written by the evaluation command): ``RUN/eval/<name>.json``
+EVAL_DIR = "eval"
+_SAMPLE = re.compile(r"iter_(\d+)_(.+)\.png")
 
 
 @dataclass(frozen=True)
@@ -37,10 +56,12 @@ class Evaluation:
 class CardFacts:
     """Everything a model card says, gathered from a run folder (see :func:`ganzoo.push.gather_facts`).
 
-    ``method`` is the training method's registered name (the family), ``summary`` its one-sentence
-    description; ``pipeline_tag`` is ``image-to-image`` or ``unconditional-image-generation``; ``samples``
-    are the sample grids' paths in the repository; ``recipe`` is the resolved recipe's YAML text, or None
-    for a model folder without its run; ``source`` is where converted weights came from, if recorded.
+    ``repo_id`` is what the usage snippet passes to ``ganzoo.from_pretrained``: the Hub repository, or the
+    folder a card written by ``save_pretrained`` sits in. ``method`` is the training method's registered name
+    (the family), ``summary`` its one-sentence description; ``pipeline_tag`` is ``image-to-image`` or
+    ``unconditional-image-generation``; ``samples`` are the sample grids' paths in the repository; ``recipe`` is
+    the resolved recipe's YAML text, or None for a model folder without its run; ``source`` is where converted
+    weights came from, if recorded.
     """
 
     repo_id: str
@@ -95,14 +116,13 @@ def _samples(facts: CardFacts) -> str:
 def _usage(facts: CardFacts) -> str:
     return ("## Usage\n\n"
             "```python\n"
-            "from huggingface_hub import snapshot_download\n"
-            "\n"
             "import ganzoo\n"
             "\n"
-            f'model = ganzoo.load_model(snapshot_download("{facts.repo_id}"), device="cpu")\n'
+            f'model = ganzoo.from_pretrained({json.dumps(facts.repo_id)}, device="cpu")\n'
             "print(model.domains, model.img_size, list(model.networks))\n"
             "```\n\n"
-            "`pip install ganzoo` first; `model.method` holds the networks, `model.networks` the exported ones.")
+            "`pip install ganzoo` first. `model.translate(images, target=...)` (or `model.edit(images, {...})` for "
+            "attribute editors) takes and returns PIL images; `model.networks` holds the exported networks.")
 
 
 def _training(facts: CardFacts) -> str:
@@ -152,5 +172,87 @@ def _license(facts: CardFacts) -> str:
 def _recipe(facts: CardFacts) -> str:
     if facts.recipe is None:
         return ""
-    return f"## Recipe\n\nThe resolved recipe the model was trained with (also `recipe.yaml` in this repository):\n\n" \
-           f"```yaml\n{facts.recipe.rstrip()}\n```"
+    return f"## Recipe\n\nThe resolved recipe the model was trained with:\n\n```yaml\n{facts.recipe.rstrip()}\n```"
+
+
+def gather_facts(model: PretrainedModel, repo_id: str, *, samples: bool = True) -> CardFacts:
+    """What the card of ``model`` says, ``repo_id`` being what its usage snippet loads: the model's family,
+    sizes, domains, licence and source (``config.json``), and from the run folder the model was read from, when
+    there is one, the resolved recipe, the training sessions, the evaluation results and (with ``samples``, for
+    a repository that holds them: :func:`newest_samples`) the sample grids."""
+    run_dir = run_folder_of(model.path)
+    recipe = (run_dir / RESOLVED_NAME).read_text() if run_dir is not None else None
+    method = type(model.method)
+    converted = model.config.license is not None  # ganzoo-trained weights record none: the trainer's choice
+    return CardFacts(
+        repo_id=repo_id, method=model.config.family,
+        summary=summary(inspect.getdoc(method) or "") or method.__name__,
+        img_size=model.img_size, domains=model.domains, pipeline_tag=pipeline_tag(model),
+        license=model.config.license or DEFAULT_LICENSE, source=model.config.source if converted else None,
+        datasets=dataset_names(recipe), samples=list(newest_samples(run_dir)) if run_dir and samples else [],
+        recipe=recipe, sessions=read_sessions(run_dir) if run_dir else [],
+        evaluations=read_evaluations(run_dir) if run_dir else [],
+        parity_evidence=method.parity_evidence)
+
+
+def run_folder_of(model_folder: Path) -> Path | None:
+    """The run folder whose ``model/`` is ``model_folder`` (it holds the resolved recipe), else None."""
+    parent = model_folder.resolve().parent
+    return parent if (parent / RESOLVED_NAME).is_file() else None
+
+
+def pipeline_tag(model: PretrainedModel) -> str | None:
+    """``image-to-image`` when the model has an image-to-image generator, ``unconditional-image-generation``
+    when it has a latent one, else None."""
+    networks = model.method.networks.values()
+    if any(isinstance(net, ImageToImageGenerator) for net in networks):
+        return "image-to-image"
+    if any(isinstance(net, LatentGenerator) for net in networks):
+        return "unconditional-image-generation"
+    return None
+
+
+def dataset_names(recipe: str | None) -> list[str]:
+    """The dataset a resolved recipe trained on: its generated dataset's name when the recipe's dataset
+    generates one (``synthetic``), else the name of its data folder (``data/afhq`` -> ``afhq``)."""
+    if recipe is None:
+        return []
+    data = (yaml.safe_load(recipe) or {}).get("data") or {}
+    dataset = data.get("dataset") or {}
+    name = dataset.get("name", "") if isinstance(dataset, dict) else str(dataset)
+    if name.startswith("synthetic"):
+        return [name]
+    root = str(data.get("root") or "").rstrip("/")
+    return [Path(root).name] if root else []
+
+
+def newest_samples(run_dir: Path) -> dict[str, Path]:
+    """The sample grids of the newest iteration in ``run_dir/samples``, by their path in the repository
+    (``samples/<grid>.png``)."""
+    found: dict[int, dict[str, Path]] = {}
+    for file in sorted((run_dir / SAMPLES_DIR).glob("iter_*.png")):
+        match = _SAMPLE.fullmatch(file.name)
+        if match:
+            found.setdefault(int(match[1]), {})[f"{SAMPLES_DIR}/{match[2]}.png"] = file
+    return found[max(found)] if found else {}
+
+
+def read_evaluations(run_dir: Path) -> list[Evaluation]:
+    """The evaluations in ``run_dir/eval/*.json``: each file a JSON object whose ``metrics`` maps metric names
+    to numbers, with an optional ``dataset`` name (default: the file's name). DataError for a file that is not
+    such an object."""
+    evaluations = []
+    for file in sorted((run_dir / EVAL_DIR).glob("*.json")):
+        try:
+            data = json.loads(file.read_text())
+        except ValueError as exc:
+            raise DataError(f"{file} is not readable JSON ({exc}). Evaluate the run again, or remove the file.") \
+                from None
+        metrics = data.get("metrics") if isinstance(data, dict) else None
+        if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                    for v in metrics.values()):
+            raise DataError(f"{file} has no 'metrics' object of metric names and numbers. Evaluate the run again, "
+                            f"or remove the file.")
+        evaluations.append(Evaluation(file.stem, str(data.get("dataset") or file.stem),
+                                      {str(k): float(v) for k, v in metrics.items()}))
+    return evaluations

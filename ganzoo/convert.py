@@ -6,7 +6,9 @@ The family (``stargan-v2``, ``stargan-v1``) names a training method with the
 nothing but tensors unpickled) and infers the sizes its tensor shapes tell. Settings given as ``KEY=VALUE``
 (recipe keys: ``data.img_size=256``, ``method.generator.w_hpf=1``) are checked against those and supply the
 rest. The method is then built from the settings, the official weights are loaded into it strictly, and the
-model folder is written with the weights' source and licence (:func:`ganzoo.pretrained.save_model`).
+model folder is written with the weights' source and licence (:func:`ganzoo.pretrained.save_model`). A frozen
+network the file lacks (StarGAN v2's FAN, in a w_hpf > 0 file without ``fan``) is loaded from the file its option
+names (``method.fan_weights=PATH/TO/wing.ckpt``: :meth:`~ganzoo.method.TrainingMethod.load_frozen_networks`).
 """
 
 from __future__ import annotations
@@ -53,21 +55,38 @@ def convert(family: str, checkpoint: str | Path, out_dir: str | Path, names: Seq
         raise CheckpointError(f"{checkpoint} is a model of {data['num_domains']} domains (labels); --domains names "
                               f"{len(names)}. Name each, in the order the model was trained with.")
     config = parse(ModelConfig, {"method": {"name": method_name, **raw.get("method", {})}, **data,
-                                 "domains": list(names), "source": official.source, "licence": official.licence})
-    method = _loaded(config, official.weights, official)
-    training = _loaded(config, official.training_weights, official) if official.training_weights else None
+                                 "domains": list(names), "source": official.source, "license": official.license})
+    method = _loaded(config, official.weights, official, checkpoint)
+    training = (_loaded(config, official.training_weights, official, checkpoint, training=True)
+                if official.training_weights else None)
     folder = save_model(out_dir, {name: method.networks[name] for name in method.exported_networks}, config,
                         None if training is None else dict(training.networks))
     report = [*(f"{key} = {value}" for key, value in sorted(official.settings.items())), *official.notes,
-              f"licence: {official.licence} ({official.source})"]
+              f"license: {official.license} ({official.source})"]
     return folder, report
 
 
-def _loaded(config: ModelConfig, weights: dict[str, Any], official: OfficialCheckpoint) -> Any:
-    """The method ``config`` describes, with the official ``weights`` loaded into its networks."""
+def _loaded(config: ModelConfig, weights: dict[str, Any], official: OfficialCheckpoint,
+            checkpoint: str | Path, *, training: bool = False) -> Any:
+    """The method ``config`` describes, with the official ``weights`` loaded into its exported networks (every
+    network when ``training``); its frozen networks that ``weights`` lack loaded from their own files.
+    CheckpointError when ``weights`` lack a network that is not a frozen one, or a frozen network's file is
+    missing."""
     method = method_from_spec(config.method, img_size=config.img_size, num_domains=config.num_domains)
+    needed = method.networks if training else method.exported_networks
+    missing = [name for name in needed if name not in weights]
+    absent = [name for name in missing if name not in method.frozen_networks]
+    if absent:
+        raise CheckpointError(f"{checkpoint} lacks {', '.join(absent)}, which the {config.family} model needs. "
+                              f"Pass the official checkpoint that holds every network.")
     for name, state in weights.items():
         official.load_network(method.networks[name], state, name)
+    if missing:
+        try:
+            method.load_frozen_networks()
+        except GanzooError as exc:
+            raise CheckpointError(f"{checkpoint} holds no {', '.join(missing)}, which the {config.family} model "
+                                  f"needs: {exc}") from None
     return method
 
 

@@ -133,6 +133,12 @@ class TrainingMethod(ABC):
         """Names of the networks written to an exported model folder."""
         return self.inference_networks or self.ema_networks
 
+    def load_frozen_networks(self) -> None:
+        """Load the weights of the :attr:`frozen_networks` from the files the method's options name (StarGAN v2: its
+        FAN from ``method.fan_weights``), once. The method calls it before training (in :meth:`use_dataset`);
+        ``ganzoo convert`` calls it for frozen networks an official checkpoint lacks. Raises a GanzooError naming
+        the option when a file is missing or does not fit. The default has nothing to load."""
+
     def use_dataset(self, dataset: Any) -> Any:
         """The dataset the method takes its batches from, given a dataset built from the recipe.
 

@@ -9,15 +9,15 @@ from the Hugging Face Hub. A folder holds
   the :class:`ModelConfig`: the method's spec with every architecture size (``method``: its name and options,
   as in a recipe), ``img_size``, ``num_domains``, the domain (label) names in label order (``domains``), the
   pixel ``normalization`` the networks expect, and where the weights come from (``source``) under which
-  ``licence``;
+  ``license`` (a Hugging Face licence id: the key the Hub's model-card metadata uses);
 - one ``<network>.safetensors`` per inference network (``TrainingMethod.exported_networks``, each as its EMA
   copy where it has one), keyed like the network's ``state_dict``;
 - optionally ``training/<network>.safetensors``: the trained (not averaged) networks, discriminator included,
   for fine-tuning (``load_model(..., training=True)`` loads them);
-- ``README.md``: the model card huggingface_hub writes.
+- ``README.md``: ganzoo's model card (:mod:`ganzoo.card`, the one ``ganzoo push`` uploads).
 
 Version 1 folders (``ganzoo run`` before the Hub convention: no ``family``, ``normalization``, ``source``
-or ``licence``) are read as they are; ``ganzoo export OLD NEW`` rewrites one in the current version.
+or ``license``) are read as they are; ``ganzoo export OLD NEW`` rewrites one in the current version.
 
 :class:`PretrainedModel` takes huggingface_hub's :class:`~huggingface_hub.ModelHubMixin` (the base of
 ``PyTorchModelHubMixin``) for ``save_pretrained``, ``push_to_hub`` and the model card. We chose it over
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 #: the model folder inside a run folder
 MODEL_DIR = "model"
 CONFIG_NAME = "config.json"
+#: the model card (:mod:`ganzoo.card`)
+CARD_NAME = "README.md"
 #: the optional training networks (fine-tuning), inside the model folder
 TRAINING_DIR = "training"
 #: version of the folder layout this ganzoo writes; it also reads every version of READABLE_VERSIONS
@@ -76,7 +78,7 @@ class ModelConfig:
     normalization: dict[str, list[float]] = option(
         SIGNED_NORMALIZATION, "Pixel normalisation (pixel / 255 - mean) / std per RGB channel: images in [-1, 1].")
     source: str = option("trained with ganzoo", "Where the weights come from.")
-    licence: str | None = option(None, "Licence of the weights (Hugging Face licence id, e.g. cc-by-nc-4.0); "
+    license: str | None = option(None, "Licence of the weights (Hugging Face licence id, e.g. cc-by-nc-4.0); "
                                        "null: the trainer's choice.")
 
     @classmethod
@@ -91,13 +93,13 @@ class ModelConfig:
         return self.method.name
 
 
-class PretrainedModel(ModelHubMixin, library_name="ganzoo", tags=["ganzoo", "gan"],
-                      repo_url="https://github.com/ganzoo/ganzoo", docs_url="https://ganzoo.github.io/ganzoo"):
+class PretrainedModel(ModelHubMixin, library_name="ganzoo"):
     """A trained model read back from its folder, ready to use: the method with its exported networks loaded,
     every network on ``device`` and in eval mode. ``path`` is the model folder.
 
-    ``save_pretrained(folder)`` writes it as a model folder (with a model card); ``from_pretrained(path_or_repo_id)``
-    reads one from a folder or the Hugging Face Hub. What the model can do depends on its method's
+    ``save_pretrained(folder)`` writes it as a model folder with ganzoo's model card (:mod:`ganzoo.card`, the card
+    ``ganzoo push`` uploads), ``push_to_hub(repo_id)`` uploads that; ``from_pretrained(path_or_repo_id)`` reads
+    one from a folder or the Hugging Face Hub. What the model can do depends on its method's
     capabilities (:mod:`ganzoo.capabilities`): :meth:`translate` and :meth:`interpolate` (StyleTranslator),
     :meth:`edit` (AttributeEditor). Each takes and returns images as PIL images or as float tensors
     (B, 3, img_size, img_size) in [-1, 1] (:mod:`ganzoo.inference`), and raises GanzooError when the model
@@ -142,16 +144,32 @@ class PretrainedModel(ModelHubMixin, library_name="ganzoo", tags=["ganzoo", "gan
         model predicts for each image. StarGAN v1: G(x, c) (paper §3)."""
         return inference.edit(self, images, changes)
 
-    def _save_pretrained(self, save_directory: Path) -> None:
-        """huggingface_hub's hook of ``save_pretrained``: write the model folder (:func:`save_model`)."""
-        save_model(save_directory, self.networks, self.config)
+    def save_pretrained(self, save_directory: str | Path, *, model_card_kwargs: dict[str, Any] | None = None,
+                        **kwargs: Any) -> str | None:
+        """Write the model folder ``save_directory`` with its card (huggingface_hub's ``save_pretrained``). The
+        card's usage snippet loads ``save_directory`` unless ``model_card_kwargs`` names a ``repo_id``."""
+        card = {"repo_id": str(save_directory), **(model_card_kwargs or {})}
+        return super().save_pretrained(save_directory, model_card_kwargs=card, **kwargs)
 
-    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
-        """The hub mixin's model card, with this model's licence and family."""
-        card = super().generate_model_card(*args, **kwargs)
-        card.data.license = self.config.licence
-        card.data.tags = sorted({*(card.data.tags or []), self.config.family})
-        return card
+    def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        """Upload the model folder with its card to the Hub repository ``repo_id`` (huggingface_hub's
+        ``push_to_hub``; ``ganzoo push`` also uploads a run's sample grids and recipe)."""
+        card = {**(model_card_kwargs or {}), "repo_id": repo_id}
+        return super().push_to_hub(repo_id, model_card_kwargs=card, **kwargs)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """huggingface_hub's hook of ``save_pretrained``: write the model folder (:func:`save_model`); an old card
+        there is removed, so that the mixin writes this model's."""
+        save_model(save_directory, self.networks, self.config)
+        (Path(save_directory) / CARD_NAME).unlink(missing_ok=True)
+
+    def generate_model_card(self, repo_id: str | None = None, **_: Any) -> ModelCard:
+        """ganzoo's model card of this model (:func:`ganzoo.card.model_card`), whose usage snippet loads ``repo_id``
+        (default: the folder the model was read from). The sample grids are left out: only ``ganzoo push``
+        uploads them."""
+        from .card import gather_facts, model_card
+
+        return ModelCard(model_card(gather_facts(self, repo_id or str(self.path), samples=False)))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *, force_download: bool = False,

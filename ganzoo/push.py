@@ -1,10 +1,11 @@
 """``ganzoo push``: publish a model folder to the Hugging Face Hub with a model card.
 
 :func:`push` gathers what the card says from the run folder (:func:`gather_facts`), stages the files of
-the repository in one folder (:func:`stage`: the model folder's ``config.json`` and ``*.safetensors``, the
-card ``README.md``, the newest sample grids under ``samples/``, the resolved recipe as ``recipe.yaml``),
-then uploads that folder as one commit. ``--dry-run OUT_DIR`` stages into ``OUT_DIR`` and stops: the
-folder holds exactly the files an upload would send, and ``ganzoo.load_model(OUT_DIR)`` loads it.
+the repository in one folder (:func:`stage`: the model folder's ``config.json``, ``*.safetensors`` and
+``training/*.safetensors``, the card ``README.md`` (:mod:`ganzoo.card`), the newest sample grids under
+``samples/``, the resolved recipe as ``recipe.yaml``), then uploads that folder as one commit. ``--dry-run
+OUT_DIR`` stages into ``OUT_DIR`` and stops: the folder holds exactly the files an upload would send, and
+``ganzoo.from_pretrained(OUT_DIR)`` loads it.
 
 The upload goes through huggingface_hub (``HfApi.create_repo`` then ``HfApi.create_commit``), which
 reads the token that ``hf auth login`` stored or ``HF_TOKEN``, and the Hub's address from ``HF_ENDPOINT``.
@@ -14,8 +15,6 @@ use a token that may write to the repository, or check the network.
 
 from __future__ import annotations
 
-import inspect
-import json
 import re
 import shutil
 import tempfile
@@ -23,24 +22,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import yaml
 from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
 
-from .card import DEFAULT_LICENSE, CardFacts, Evaluation, model_card
-from .errors import DataError, HubError, OutputError
-from .interfaces import ImageToImageGenerator, LatentGenerator
-from .pretrained import CONFIG_NAME, WEIGHTS_SUFFIX, PretrainedModel, find_model_folder, load_model
+from .card import gather_facts, model_card, newest_samples, run_folder_of
+from .errors import HubError, OutputError
+from .pretrained import CARD_NAME, CONFIG_NAME, TRAINING_DIR, WEIGHTS_SUFFIX, find_model_folder, load_model
 from .recipe import RESOLVED_NAME
-from .rst import summary
-from .sessions import read_sessions
 
-CARD_NAME = "README.md"
 RECIPE_NAME = "recipe.yaml"
-SAMPLES_DIR = "samples"
-#: evaluation results a run folder may hold (written by the evaluation command): ``RUN/eval/<name>.json``
-EVAL_DIR = "eval"
-_SAMPLE = re.compile(r"iter_(\d+)_(.+)\.png")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 # The HTTP library's base error (httpx's HTTPError: connection refused, timeouts, ...), which huggingface_hub's
 # HTTP errors derive from; taken from there so that this module does not depend on which HTTP library it uses.
@@ -87,16 +77,18 @@ def check_repo_id(repo_id: str) -> None:
 
 
 def stage(path: str | Path, repo_id: str, out: Path) -> Path:
-    """Write the repository's files for the model in ``path`` into ``out`` (created): the model folder's files,
+    """Write the repository's files for the model in ``path`` into ``out`` (created): the model folder's files
+    (``config.json``, ``*.safetensors``, and ``training/*.safetensors`` when it holds the training networks),
     ``README.md``, ``samples/<grid>.png`` and ``recipe.yaml`` (when ``path`` is, or is inside, a run folder).
-    Returns ``out``."""
+    The model is loaded first (on the CPU), which checks the folder. Returns ``out``."""
     folder = find_model_folder(path)
     run_dir = run_folder_of(folder)
-    facts = gather_facts(folder, repo_id)
+    facts = gather_facts(load_model(folder, device="cpu"), repo_id)
     out.mkdir(parents=True, exist_ok=True)
-    for file in sorted(folder.iterdir()):
-        if file.name == CONFIG_NAME or file.name.endswith(WEIGHTS_SUFFIX):
-            shutil.copy2(file, out / file.name)
+    weights = [*folder.glob(f"*{WEIGHTS_SUFFIX}"), *(folder / TRAINING_DIR).glob(f"*{WEIGHTS_SUFFIX}")]
+    for file in sorted([folder / CONFIG_NAME, *weights]):
+        (out / file.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, out / file.relative_to(folder))
     if run_dir is not None:
         for repo_path, file in newest_samples(run_dir).items():
             (out / repo_path).parent.mkdir(parents=True, exist_ok=True)
@@ -104,90 +96,6 @@ def stage(path: str | Path, repo_id: str, out: Path) -> Path:
         shutil.copy2(run_dir / RESOLVED_NAME, out / RECIPE_NAME)
     (out / CARD_NAME).write_text(model_card(facts))
     return out
-
-
-def run_folder_of(model_folder: Path) -> Path | None:
-    """The run folder whose ``model/`` is ``model_folder`` (it holds the resolved recipe), else None."""
-    parent = model_folder.resolve().parent
-    return parent if (parent / RESOLVED_NAME).is_file() else None
-
-
-def gather_facts(model_folder: Path, repo_id: str) -> CardFacts:
-    """What the card of the model in ``model_folder`` says: the model (loaded on the CPU, which checks the
-    folder), its licence and source from ``config.json``, and from the run folder, when there is one, the
-    resolved recipe, the training sessions, the sample grids and the evaluation results."""
-    model = load_model(model_folder, device="cpu")
-    raw = json.loads((model_folder / CONFIG_NAME).read_text())
-    run_dir = run_folder_of(model_folder)
-    recipe = (run_dir / RESOLVED_NAME).read_text() if run_dir is not None else None
-    method = type(model.method)
-    return CardFacts(
-        repo_id=repo_id, method=model.config.method.name,
-        summary=summary(inspect.getdoc(method) or "") or method.__name__,
-        img_size=model.img_size, domains=model.domains, pipeline_tag=pipeline_tag(model),
-        license=raw.get("license") if isinstance(raw.get("license"), str) else DEFAULT_LICENSE,
-        source=raw.get("source") if isinstance(raw.get("source"), str) else None,
-        datasets=dataset_names(recipe), samples=list(newest_samples(run_dir)) if run_dir else [],
-        recipe=recipe, sessions=read_sessions(run_dir) if run_dir else [],
-        evaluations=read_evaluations(run_dir) if run_dir else [],
-        parity_evidence=method.parity_evidence)
-
-
-def pipeline_tag(model: PretrainedModel) -> str | None:
-    """``image-to-image`` when the model has an image-to-image generator, ``unconditional-image-generation``
-    when it has a latent one, else None."""
-    networks = model.method.networks.values()
-    if any(isinstance(net, ImageToImageGenerator) for net in networks):
-        return "image-to-image"
-    if any(isinstance(net, LatentGenerator) for net in networks):
-        return "unconditional-image-generation"
-    return None
-
-
-def dataset_names(recipe: str | None) -> list[str]:
-    """The dataset a resolved recipe trained on: its generated dataset's name when the recipe's dataset
-    generates one (``synthetic``), else the name of its data folder (``data/afhq`` -> ``afhq``)."""
-    if recipe is None:
-        return []
-    data = (yaml.safe_load(recipe) or {}).get("data") or {}
-    dataset = data.get("dataset") or {}
-    name = dataset.get("name", "") if isinstance(dataset, dict) else str(dataset)
-    if name.startswith("synthetic"):
-        return [name]
-    root = str(data.get("root") or "").rstrip("/")
-    return [Path(root).name] if root else []
-
-
-def newest_samples(run_dir: Path) -> dict[str, Path]:
-    """The sample grids of the newest iteration in ``run_dir/samples``, by their path in the repository
-    (``samples/<grid>.png``)."""
-    found: dict[int, dict[str, Path]] = {}
-    for file in sorted((run_dir / SAMPLES_DIR).glob("iter_*.png")):
-        match = _SAMPLE.fullmatch(file.name)
-        if match:
-            found.setdefault(int(match[1]), {})[f"{SAMPLES_DIR}/{match[2]}.png"] = file
-    return found[max(found)] if found else {}
-
-
-def read_evaluations(run_dir: Path) -> list[Evaluation]:
-    """The evaluations in ``run_dir/eval/*.json``: each file a JSON object whose ``metrics`` maps metric names
-    to numbers, with an optional ``dataset`` name (default: the file's name). DataError for a file that is not
-    such an object."""
-    evaluations = []
-    for file in sorted((run_dir / EVAL_DIR).glob("*.json")):
-        try:
-            data = json.loads(file.read_text())
-        except ValueError as exc:
-            raise DataError(f"{file} is not readable JSON ({exc}). Evaluate the run again, or remove the file.") \
-                from None
-        metrics = data.get("metrics") if isinstance(data, dict) else None
-        if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    for v in metrics.values()):
-            raise DataError(f"{file} has no 'metrics' object of metric names and numbers. Evaluate the run again, "
-                            f"or remove the file.")
-        evaluations.append(Evaluation(file.stem, str(data.get("dataset") or file.stem),
-                                      {str(k): float(v) for k, v in metrics.items()}))
-    return evaluations
 
 
 @contextmanager

@@ -85,7 +85,7 @@ def read_official(generator_path: str | Path) -> OfficialCheckpoint:
     else:
         settings["method.c2_dim"] = 0
     return OfficialCheckpoint(settings, nets, source=f"official yunjey/stargan checkpoints {generator_path.name} "
-                              f"and {stem}D{rest}", licence="mit",
+                              f"and {stem}D{rest}", license="mit",
                               load_network=load_official_weights, notes=notes)
 
 

@@ -76,7 +76,7 @@ def load_official_checkpoint(path: str | Path) -> dict[str, dict[str, Tensor]]:
     """The official state dicts in ``path`` (a ``*_nets.ckpt`` or ``*_nets_ema.ckpt``), keyed by network name.
 
     Only tensors are unpickled (``weights_only=True``). ``module.`` prefixes are stripped; the FAN
-    (``fan``) is left out (:func:`official_networks` keeps it).
+    (``fan``) is left out (:func:`read_official` converts it).
     """
     return official_networks(load_torch_file(path, "official StarGAN v2 checkpoint"), path)
 
@@ -86,27 +86,31 @@ def read_official(path: str | Path) -> OfficialCheckpoint:
     sizes, each network's base channels and max_conv_dim, the mapping network's layers and width, w_hpf.
 
     A ``*_nets_ema.ckpt`` holds the averaged (inference) networks; a ``*_nets.ckpt`` the trained ones and the
-    discriminator, which become both the inference and the training networks. The ``fan`` entry (the
-    face-landmark network of the w_hpf masks) is reported, not converted. w_hpf is read from ``hpf.filter``
+    discriminator, which become both the inference and the training networks. w_hpf is read from ``hpf.filter``
     (centre 8 / w_hpf); files without it (before 2021) show it by a generator one stage deeper than the
-    discriminator or style encoder (official w_hpf 1 assumed); a lone such generator needs it given.
+    discriminator or style encoder (official w_hpf 1 assumed); a lone such generator needs it given. The ``fan``
+    entry of a CelebA-HQ file (the face-landmark network of the w_hpf masks) is converted with the other networks
+    when w_hpf > 0 (the model folder holds it, ``fan.safetensors``); a w_hpf > 0 file without it takes
+    ``method.fan_weights=PATH/TO/wing.ckpt`` (:meth:`StarGANv2.load_frozen_networks`).
     """
     path = Path(path)
     data = load_torch_file(path, "official StarGAN v2 checkpoint")
-    nets = official_networks(data, path)
+    nets = official_networks(data, path, with_fan=True)
+    fan = nets.pop("fan", None)
     settings = _settings(nets)
-    notes = [f"found {', '.join(nets)}"]
-    if isinstance(data, dict) and "fan" in data:
-        notes.append("left out: fan (the face-landmark network of the w_hpf masks, which a CelebA-HQ model needs; "
-                     "not part of the model folder)")
+    notes = [f"found {', '.join(nets)}{', fan' if fan is not None else ''}"]
+    if fan is not None and settings.get("method.generator.w_hpf", 0) > 0:
+        nets["fan"] = fan
+    elif fan is not None:
+        notes.append("left out: fan (the face-landmark network of the w_hpf masks; this generator uses none)")
     training = nets if "discriminator" in nets else {}
     if training:
         notes.append("no averaged (EMA) networks in this file: the inference networks are the trained ones "
                      "(convert the *_nets_ema.ckpt for the official results)")
     inference = {name: state for name, state in nets.items() if name != "discriminator"}
     return OfficialCheckpoint(settings, inference, source=f"official clovaai/stargan-v2 checkpoint {path.name}",
-                              licence="cc-by-nc-4.0",
-                              load_network=load_official_weights, training_weights=training, notes=notes)
+                              license="cc-by-nc-4.0",
+                              load_network=load_official_network, training_weights=training, notes=notes)
 
 
 def official_networks(data: object, path: str | Path, *, with_fan: bool = False) -> dict[str, dict[str, Tensor]]:
@@ -193,6 +197,15 @@ def _widest(state: Mapping[str, Tensor], pattern: str) -> int:
     """The most output channels of the convolutions whose keys match ``pattern``: for the blocks' second
     convolutions, the widest stage, i.e. max_conv_dim (or less, where the image is too small to reach it)."""
     return max(value.shape[0] for key, value in state.items() if re.fullmatch(pattern, key))
+
+
+def load_official_network(module: nn.Module, state_dict: Mapping[str, Tensor], network: str) -> None:
+    """Load an official state dict of ``network`` (one of :data:`NETWORKS`, or ``fan``) into a ganzoo ``module``
+    strictly; CheckpointError naming the option that differs."""
+    if network == "fan":
+        load_fan_weights(module, state_dict)
+    else:
+        load_official_weights(module, state_dict, network)
 
 
 def load_official_weights(module: nn.Module, state_dict: Mapping[str, Tensor], network: str) -> None:

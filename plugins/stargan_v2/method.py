@@ -131,7 +131,7 @@ class StarGANv2(TrainingMethod):
             raise GanzooError(f"Method stargan_v2 trains on labelled image folders (data.dataset: image_folder or "
                               f"synthetic); {type(dataset).__name__} is not one. Choose one of them for "
                               f"data.dataset.")
-        self.load_fan()
+        self.load_frozen_networks()
         return ReferencePairs(dataset, self.config.randcrop_prob)
 
     @property
@@ -139,7 +139,7 @@ class StarGANv2(TrainingMethod):
         """The EMA networks, and the FAN when there is one (a model folder makes its own masks)."""
         return self.ema_networks + (("fan",) if "fan" in self.networks else ())
 
-    def load_fan(self) -> None:
+    def load_frozen_networks(self) -> None:
         """Load ``method.fan_weights`` into the FAN (once), when the generator uses masks; CheckpointError naming
         the file and where it is published when it is missing."""
         if "fan" in self.networks and not self._fan_loaded:
@@ -321,10 +321,11 @@ class StarGANv2(TrainingMethod):
 
     @torch.no_grad()
     def translate_with_styles(self, images: Tensor, styles: Tensor) -> Tensor:
-        """``G(x, s)`` (paper §2): ``images`` rendered in ``styles``."""
+        """``G(x, s)`` (paper §2): ``images`` rendered in ``styles``; with w_hpf > 0 ``G(x, s, masks(x))``, the
+        masks of the source images as the official sampling computes them (reference §2.3, §7)."""
         generator = self.networks["generator"]
         with eval_mode(generator):
-            return generator(images, styles)
+            return generator(images, styles, self.masks(images))
 
     @classmethod
     def read_official(cls, checkpoint: Path) -> OfficialCheckpoint:

@@ -62,7 +62,7 @@ def test_model_folder_itself_loads_and_has_a_versioned_config(tmp_path):
     config = json.loads((folder / "config.json").read_text())
     assert config["format_version"] == 2 and config["family"] == config["method"]["name"] == "stargan_v2"
     assert config["num_domains"] == 2 and config["img_size"] == 16 and config["domains"] == ["domain0", "domain1"]
-    assert config["normalization"] == {"mean": [0.5] * 3, "std": [0.5] * 3} and config["licence"] is None
+    assert config["normalization"] == {"mean": [0.5] * 3, "std": [0.5] * 3} and config["license"] is None
     assert config["method"]["generator"]["max_conv_dim"] == 16 and config["method"]["style_dim"] == 8
     assert ganzoo.load_model(folder, device="cpu").path == folder
     assert not any(p.name.startswith(".tmp") for p in (tmp_path / "run").iterdir())

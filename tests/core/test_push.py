@@ -16,10 +16,11 @@ import torch
 import yaml
 
 import ganzoo
-from ganzoo.card import CardFacts, model_card
+from ganzoo.cli import main
+from ganzoo.card import CardFacts, model_card, read_evaluations
 from ganzoo.errors import DataError, HubError, OutputError
 from ganzoo.method import StepContext
-from ganzoo.push import push, read_evaluations
+from ganzoo.push import push
 from ganzoo.recipe import load_recipe
 from ganzoo.sessions import Session, read_sessions
 from ganzoo.trainer import train
@@ -70,7 +71,7 @@ def test_dry_run_writes_the_model_card_and_the_files_and_loads_back_identically(
         assert (out / "samples" / f"{name}.png").read_bytes() == \
             (run_dir / "samples" / f"iter_0000004_{name}.png").read_bytes()
 
-    trained, reloaded = ganzoo.load_model(run_dir, device="cpu"), ganzoo.load_model(out, device="cpu")
+    trained, reloaded = ganzoo.from_pretrained(run_dir, device="cpu"), ganzoo.from_pretrained(out, device="cpu")
     batch = trained.method.random_batch(2, torch.device("cpu"), torch.Generator().manual_seed(0))
     ctx = StepContext(iteration=0, seed=0, device=torch.device("cpu"), local_batch=2)
     expected = trained.method.sample_grids(trained.networks, batch, ctx)
@@ -82,7 +83,7 @@ def test_the_cards_usage_snippet_runs_when_pasted(run_dir, tmp_path, monkeypatch
     out = tmp_path / "dry"
     push(run_dir, "alice/tiny", dry_run=out)
     snippet = (out / "README.md").read_text().split("```python\n")[1].split("```")[0]
-    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda repo_id: str(out) if repo_id == "alice/tiny"
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda repo_id, **_: str(out) if repo_id == "alice/tiny"
                         else pytest.fail(f"snippet downloads {repo_id}"))
     exec(compile(snippet, "card-usage", "exec"), {})
     assert "['0_red_circle', '1_green_square'] 16 ['generator', 'mapping_network', 'style_encoder']" in \
@@ -158,18 +159,32 @@ def test_converted_official_weights_carry_their_licence_in_metadata_and_text():
     assert "Not recorded" in card and "## Recipe" not in card  # a model folder without its run
 
 
-def test_the_license_field_of_config_json_is_read(run_dir, tmp_path, monkeypatch):
-    model = tmp_path / "model"
-    model.mkdir()
-    for file in (run_dir / "model").iterdir():
-        (model / file.name).write_bytes(file.read_bytes())
-    config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps({**config, "license": "cc-by-nc-4.0"}))
-    # the model folder format may carry the licence (issue "Using models"); reading it back ignores the field here
-    real_read = ganzoo.pretrained.read_config
-    monkeypatch.setattr("ganzoo.pretrained.read_config", lambda folder: real_read(run_dir / "model"))
-    push(model, "alice/converted", dry_run=tmp_path / "dry")
-    assert front_matter((tmp_path / "dry" / "README.md").read_text())["license"] == "cc-by-nc-4.0"
+def test_the_license_and_source_of_config_json_are_read(run_dir, tmp_path):
+    shutil.copytree(run_dir / "model", tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["license"] is None and config["source"] == "trained with ganzoo"
+    (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "license": "cc-by-nc-4.0",
+                                                                "source": "official clovaai/stargan-v2 x.ckpt"}))
+    push(tmp_path / "model", "alice/converted", dry_run=tmp_path / "dry")
+    card = (tmp_path / "dry" / "README.md").read_text()
+    assert front_matter(card)["license"] == "cc-by-nc-4.0"
+    assert "converted from official clovaai/stargan-v2 x.ckpt" in card
+    trained = (tmp_path / "dry2" / "README.md")
+    push(run_dir, "alice/tiny", dry_run=tmp_path / "dry2")
+    assert "converted from" not in trained.read_text()  # ganzoo-trained weights: no conversion source
+
+
+def test_save_pretrained_and_export_write_the_card_push_writes(run_dir, tmp_path):
+    push(run_dir, "alice/tiny", dry_run=tmp_path / "dry")
+    pushed = re.sub(r"## Samples\n\n.*?\n\n(?=## )", "", (tmp_path / "dry" / "README.md").read_text(), flags=re.S)
+    model = ganzoo.from_pretrained(run_dir, device="cpu")
+    model.save_pretrained(tmp_path / "saved", model_card_kwargs={"repo_id": "alice/tiny"})
+    saved = (tmp_path / "saved" / "README.md").read_text()
+    assert saved == pushed and "## Samples" not in saved and "ModelHubMixin" not in saved
+    main(["export", str(run_dir), str(tmp_path / "exported")])
+    exported = (tmp_path / "exported" / "README.md").read_text()
+    assert f'ganzoo.from_pretrained("{tmp_path / "exported"}", device="cpu")' in exported  # runs as pasted here
+    assert exported.replace(str(tmp_path / "exported"), "alice/tiny") == saved
 
 
 def test_training_figures_sum_over_resumed_sessions(run_dir):

@@ -1,6 +1,7 @@
 """StarGAN v2 training with w_hpf > 0 (the CelebA-HQ setup): the FAN's place in the method (never trained, three
 passes per iteration, masks where the official loop computes them), the missing-weights error, and a tiny
-w_hpf 1 run with the fixture's FAN weights that resumes exactly and exports a model folder that makes masks."""
+w_hpf 1 run with the fixture's FAN weights that resumes exactly and exports a model folder that makes masks
+(converting the official CelebA-HQ checkpoint: tests/plugins/test_convert.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import Tensor
 
 from ganzoo.errors import CheckpointError
 from ganzoo.method import StepContext, run_phase
-from ganzoo.plugins.stargan_v2 import StarGANv2, convert_official_model, ganzoo_to_official
+from ganzoo.plugins.stargan_v2 import StarGANv2
 from ganzoo.pretrained import load_model
 from ganzoo.recipe import load_recipe
 from ganzoo.schema import parse
@@ -46,7 +47,7 @@ def test_the_fan_is_built_frozen_exported_and_never_optimized() -> None:
 
 def test_missing_fan_weights_stop_before_training_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"method\.fan_weights.*missing\.ckpt does not exist.*download\.sh wing"):
-        hpf_method(tmp_path / "missing.ckpt").load_fan()
+        hpf_method(tmp_path / "missing.ckpt").load_frozen_networks()
     recipe = load_recipe(TINY_RECIPE, [f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",
                                        f"data.img_size={IMG}", "data.dataset.gen_size=64", "method.generator.w_hpf=1",
                                        f"method.fan_weights={tmp_path / 'missing.ckpt'}"])
@@ -57,7 +58,7 @@ def test_missing_fan_weights_stop_before_training_naming_the_file(tmp_path: Path
 
 def test_three_fan_passes_per_iteration_on_reals_then_each_phase_fakes(parity_dir: Path) -> None:
     method = hpf_method(parity_dir / "fan" / "wing.ckpt")
-    method.load_fan()
+    method.load_frozen_networks()
     inputs: list[Tensor] = []
     method.networks["fan"].register_forward_hook(lambda net, args, out: inputs.append(args[0]))
     batch = method.random_batch(2, torch.device("cpu"), torch.Generator().manual_seed(1))
@@ -74,7 +75,7 @@ def test_three_fan_passes_per_iteration_on_reals_then_each_phase_fakes(parity_di
 
 def test_masks_change_the_generator_output(parity_dir: Path) -> None:
     method = hpf_method(parity_dir / "fan" / "wing.ckpt")
-    method.load_fan()
+    method.load_frozen_networks()
     x = torch.rand(2, 3, IMG, IMG) * 2 - 1
     s = torch.randn(2, 8)
     masks = method.masks(x)
@@ -107,34 +108,3 @@ def test_tiny_hpf_training_resumes_exactly_and_exports_the_fan(tmp_path: Path, p
     for a, b in zip(model.method.networks["fan"].state_dict().values(),
                     resumed.method.networks["fan"].state_dict().values()):
         assert torch.equal(a.cpu(), b.cpu())  # the FAN's weights and BatchNorm statistics: the file's, untouched
-
-
-@pytest.mark.slow
-def test_official_celeba_hq_checkpoint_converts_with_its_fan(tmp_path: Path, parity_dir: Path) -> None:
-    trained = hpf_method(parity_dir / "fan" / "wing.ckpt")
-    trained.load_fan()
-    wing = torch.load(parity_dir / "fan" / "wing.ckpt", map_location="cpu", weights_only=True)["state_dict"]
-    released = {name: {f"module.{k}": v for k, v in ganzoo_to_official(trained.networks[name].state_dict(), name,
-                                                                        w_hpf=1.0).items()}
-                for name in ("generator", "mapping_network", "style_encoder")}
-    released["generator"].pop("module.hpf.filter")  # the released CelebA-HQ file predates the buffer
-    torch.save({**released, "fan": wing}, tmp_path / "100000_nets_ema.ckpt")
-    options = {"generator": TINY, "mapping_network": {"name": "stargan_v2_mapping", "hidden_dim": 16},
-               "style_encoder": {"name": "stargan_v2_encoder", **TINY}, "discriminator": {"name": "stargan_v2", **TINY},
-               "style_dim": 8, "latent_dim": 4}
-    folder = convert_official_model(tmp_path / "100000_nets_ema.ckpt", tmp_path / "celeba_hq", domains=["female", "male"],
-                                    img_size=IMG, options=options)
-    assert sorted(p.name for p in folder.glob("*.safetensors")) == [
-        "fan.safetensors", "generator.safetensors", "mapping_network.safetensors", "style_encoder.safetensors"]
-    model = load_model(tmp_path / "celeba_hq", device="cpu")
-    assert model.domains == ["female", "male"]
-    for name in ("generator", "mapping_network", "style_encoder", "fan"):
-        for key, value in trained.networks[name].state_dict().items():
-            assert torch.equal(model.method.networks[name].state_dict()[key], value), f"{name}.{key}"
-    x = torch.rand(2, 3, IMG, IMG) * 2 - 1
-    for ours, ref in zip(model.method.masks(x), trained.masks(x)):  # translation with the model applies the masks
-        assert torch.equal(ours, ref)
-    with pytest.raises(CheckpointError, match=r"holds no FAN.*fan_weights=PATH/TO/wing\.ckpt"):
-        torch.save(released, tmp_path / "no_fan.ckpt")
-        convert_official_model(tmp_path / "no_fan.ckpt", tmp_path / "x", domains=["f", "m"], img_size=IMG, w_hpf=1.0,
-                               options=options)
