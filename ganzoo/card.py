@@ -26,11 +26,13 @@ LIBRARY_NAME = "ganzoo"
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluation of the model (a file ``RUN/eval/<name>.json``): the metric values by metric name."""
+    """One evaluation of the model (a file ``RUN/eval/<name>.json``): the mean metric values by metric name, and
+    the feature extractor they were measured with (its identity; FID with another network is another number)."""
 
     name: str
     dataset: str
     metrics: dict[str, float]
+    extractor: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,10 @@ def _duration(seconds: float) -> str:
 def _evaluation(facts: CardFacts) -> str:
     if not facts.evaluations:
         return ""
-    rows = "\n".join(f"| {evaluation.name} | {evaluation.dataset} | {metric} | {value:g} |"
+    rows = "\n".join(f"| {evaluation.name} | {evaluation.dataset} | {metric} | {value:g} | {evaluation.extractor} |"
                      for evaluation in facts.evaluations for metric, value in evaluation.metrics.items())
-    return f"## Evaluation\n\n| evaluation | dataset | metric | value |\n|---|---|---|---|\n{rows}"
+    return (f"## Evaluation\n\n| evaluation | dataset | metric | value | feature extractor |\n|---|---|---|---|---|\n"
+            f"{rows}")
 
 
 def _parity(facts: CardFacts) -> str:

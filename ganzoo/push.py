@@ -28,6 +28,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
 
 from .card import DEFAULT_LICENSE, CardFacts, Evaluation, model_card
+from .evaluation.results import MEAN_SUFFIX, latest_results, mean_metrics
 from .errors import DataError, HubError, OutputError
 from .interfaces import ImageToImageGenerator, LatentGenerator
 from .pretrained import CONFIG_NAME, WEIGHTS_SUFFIX, PretrainedModel, find_model_folder, load_model
@@ -38,8 +39,6 @@ from .sessions import read_sessions
 CARD_NAME = "README.md"
 RECIPE_NAME = "recipe.yaml"
 SAMPLES_DIR = "samples"
-#: evaluation results a run folder may hold (written by the evaluation command): ``RUN/eval/<name>.json``
-EVAL_DIR = "eval"
 _SAMPLE = re.compile(r"iter_(\d+)_(.+)\.png")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 # The HTTP library's base error (httpx's HTTPError: connection refused, timeouts, ...), which huggingface_hub's
@@ -129,7 +128,7 @@ def gather_facts(model_folder: Path, repo_id: str) -> CardFacts:
         source=raw.get("source") if isinstance(raw.get("source"), str) else None,
         datasets=dataset_names(recipe), samples=list(newest_samples(run_dir)) if run_dir else [],
         recipe=recipe, sessions=read_sessions(run_dir) if run_dir else [],
-        evaluations=read_evaluations(run_dir) if run_dir else [],
+        evaluations=read_evaluations(run_dir, dataset_names(recipe)) if run_dir else [],
         parity_evidence=method.parity_evidence)
 
 
@@ -169,25 +168,21 @@ def newest_samples(run_dir: Path) -> dict[str, Path]:
     return found[max(found)] if found else {}
 
 
-def read_evaluations(run_dir: Path) -> list[Evaluation]:
-    """The evaluations in ``run_dir/eval/*.json``: each file a JSON object whose ``metrics`` maps metric names
-    to numbers, with an optional ``dataset`` name (default: the file's name). DataError for a file that is not
-    such an object."""
-    evaluations = []
-    for file in sorted((run_dir / EVAL_DIR).glob("*.json")):
-        try:
-            data = json.loads(file.read_text())
-        except ValueError as exc:
-            raise DataError(f"{file} is not readable JSON ({exc}). Evaluate the run again, or remove the file.") \
-                from None
-        metrics = data.get("metrics") if isinstance(data, dict) else None
-        if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    for v in metrics.values()):
-            raise DataError(f"{file} has no 'metrics' object of metric names and numbers. Evaluate the run again, "
-                            f"or remove the file.")
-        evaluations.append(Evaluation(file.stem, str(data.get("dataset") or file.stem),
-                                      {str(k): float(v) for k, v in metrics.items()}))
-    return evaluations
+def read_evaluations(run_dir: Path, datasets: list[str]) -> list[Evaluation]:
+    """The latest evaluation of ``run_dir`` (``RUN/eval/*.json`` as :mod:`ganzoo.evaluation.results` writes and
+    reads it): its mean metrics, the feature extractor they were measured with, on the run's dataset (``datasets``,
+    else the evaluated data folder's name). Empty when the run has no evaluation; DataError for a results file that
+    is not a results object, or one without any mean metric."""
+    latest = latest_results(run_dir)
+    if latest is None:
+        return []
+    file, results = latest
+    metrics = mean_metrics(results)
+    if not metrics:
+        raise DataError(f"{file} has no mean metric (a number under a key ending in '{MEAN_SUFFIX}'). Evaluate the "
+                        f"run again (`ganzoo eval RUN`), or remove the file.")
+    dataset = datasets[0] if datasets else Path(str(results.get("data") or file.stem)).name
+    return [Evaluation(file.stem, dataset, metrics, str(results.get("extractor", "")))]
 
 
 @contextmanager

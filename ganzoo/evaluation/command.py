@@ -10,7 +10,6 @@ second).
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +28,8 @@ from ..recipe import RESOLVED_NAME, EvalConfig, load_recipe
 from ..schema import parse
 from .lpips import LPIPS
 from .protocol import ProtocolSettings, count_generated, find_splits, run_protocol
+from .results import EVAL_DIR, write_results
 
-EVAL_DIR = "eval"
 
 
 def eval_config(*, mode: str, extractor: str, feature_weights: str, lpips_weights: str, num_outs: int, seed: int,
@@ -99,13 +98,6 @@ def build_networks(config: EvalConfig, img_size: int, device: torch.device) -> t
     training run, for ``train.eval_every``)."""
     extractor = create(config.extractor, img_size=img_size)
     return extractor.to(device), LPIPS(config.lpips_weights).to(device)
-
-
-def write_results(results: dict[str, Any], out: Path) -> Path:
-    """Write ``results`` as JSON to ``out`` (its folder created)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    return out
 
 
 def evaluate(path: str | Path, config: EvalConfig, *, data: str | None = None, out: str | None = None,
