@@ -36,7 +36,7 @@ from ganzoo.images import from_signed
 from ganzoo.interfaces import AdversarialLoss, DomainDiscriminator, LatentGenerator, Regularizer
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
-from ganzoo.regularization import Regularization
+from ganzoo.regularization import Regularization, add_penalty
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
 
@@ -150,12 +150,7 @@ class StyleGAN(TrainingMethod):
         loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
         total = loss_real + loss_fake
         terms = {"real": loss_real, "fake": loss_fake}
-        if loss_reg is not None:  # not in the iterations a lazy regularizer skips
-            total = total + self.config.lambda_reg * loss_reg
-            terms["reg"] = loss_reg
-            if len(reg_terms) > 1:
-                terms.update(reg_terms)
-        return total, terms
+        return add_penalty(total, terms, loss_reg, reg_terms, self.config.lambda_reg), terms
 
     def _generator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         discriminator, y = self.networks["discriminator"], batch["y"]
