@@ -21,6 +21,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCardData
 
 from .errors import DataError
+from .evaluation.results import MEAN_SUFFIX, latest_results, mean_metrics
 from .interfaces import ImageToImageGenerator, LatentGenerator
 from .recipe import RESOLVED_NAME
 from .rst import summary
@@ -38,23 +39,23 @@ LICENSE_NOTES = {
 LIBRARY_NAME = "ganzoo"
 #: where the sample grids of a run go in a repository, and the run folder's own sample folder
 SAMPLES_DIR = "samples"
-#: evaluation results a run folder may hold (written by the evaluation command): ``RUN/eval/<name>.json``
-EVAL_DIR = "eval"
 _SAMPLE = re.compile(r"iter_(\d+)_(.+)\.png")
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluation of the model (a file ``RUN/eval/<name>.json``): the metric values by metric name."""
+    """One evaluation of the model (a file ``RUN/eval/<name>.json``): the mean metric values by metric name, and
+    the feature extractor they were measured with (its identity; FID with another network is another number)."""
 
     name: str
     dataset: str
     metrics: dict[str, float]
+    extractor: str = ""
 
 
 @dataclass(frozen=True)
 class CardFacts:
-    """Everything a model card says, gathered from a run folder (see :func:`ganzoo.push.gather_facts`).
+    """Everything a model card says, gathered from a run folder (see :func:`gather_facts`).
 
     ``repo_id`` is what the usage snippet passes to ``ganzoo.from_pretrained``: the Hub repository, or the
     folder a card written by ``save_pretrained`` sits in. ``method`` is the training method's registered name
@@ -150,9 +151,10 @@ def _duration(seconds: float) -> str:
 def _evaluation(facts: CardFacts) -> str:
     if not facts.evaluations:
         return ""
-    rows = "\n".join(f"| {evaluation.name} | {evaluation.dataset} | {metric} | {value:g} |"
+    rows = "\n".join(f"| {evaluation.name} | {evaluation.dataset} | {metric} | {value:g} | {evaluation.extractor} |"
                      for evaluation in facts.evaluations for metric, value in evaluation.metrics.items())
-    return f"## Evaluation\n\n| evaluation | dataset | metric | value |\n|---|---|---|---|\n{rows}"
+    return (f"## Evaluation\n\n| evaluation | dataset | metric | value | feature extractor |\n|---|---|---|---|---|\n"
+            f"{rows}")
 
 
 def _parity(facts: CardFacts) -> str:
@@ -191,7 +193,7 @@ def gather_facts(model: PretrainedModel, repo_id: str, *, samples: bool = True) 
         license=model.config.license or DEFAULT_LICENSE, source=model.config.source if converted else None,
         datasets=dataset_names(recipe), samples=list(newest_samples(run_dir)) if run_dir and samples else [],
         recipe=recipe, sessions=read_sessions(run_dir) if run_dir else [],
-        evaluations=read_evaluations(run_dir) if run_dir else [],
+        evaluations=read_evaluations(run_dir, dataset_names(recipe)) if run_dir else [],
         parity_evidence=method.parity_evidence)
 
 
@@ -237,22 +239,18 @@ def newest_samples(run_dir: Path) -> dict[str, Path]:
     return found[max(found)] if found else {}
 
 
-def read_evaluations(run_dir: Path) -> list[Evaluation]:
-    """The evaluations in ``run_dir/eval/*.json``: each file a JSON object whose ``metrics`` maps metric names
-    to numbers, with an optional ``dataset`` name (default: the file's name). DataError for a file that is not
-    such an object."""
-    evaluations = []
-    for file in sorted((run_dir / EVAL_DIR).glob("*.json")):
-        try:
-            data = json.loads(file.read_text())
-        except ValueError as exc:
-            raise DataError(f"{file} is not readable JSON ({exc}). Evaluate the run again, or remove the file.") \
-                from None
-        metrics = data.get("metrics") if isinstance(data, dict) else None
-        if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    for v in metrics.values()):
-            raise DataError(f"{file} has no 'metrics' object of metric names and numbers. Evaluate the run again, "
-                            f"or remove the file.")
-        evaluations.append(Evaluation(file.stem, str(data.get("dataset") or file.stem),
-                                      {str(k): float(v) for k, v in metrics.items()}))
-    return evaluations
+def read_evaluations(run_dir: Path, datasets: list[str]) -> list[Evaluation]:
+    """The latest evaluation of ``run_dir`` (``RUN/eval/*.json`` as :mod:`ganzoo.evaluation.results` writes and
+    reads it): its mean metrics, the feature extractor they were measured with, on the run's dataset (``datasets``,
+    else the evaluated data folder's name). Empty when the run has no evaluation; DataError for a results file that
+    is not a results object, or one without any mean metric."""
+    latest = latest_results(run_dir)
+    if latest is None:
+        return []
+    file, results = latest
+    metrics = mean_metrics(results)
+    if not metrics:
+        raise DataError(f"{file} has no mean metric (a number under a key ending in '{MEAN_SUFFIX}'). Evaluate the "
+                        f"run again (`ganzoo eval RUN`), or remove the file.")
+    dataset = datasets[0] if datasets else Path(str(results.get("data") or file.stem)).name
+    return [Evaluation(file.stem, dataset, metrics, str(results.get("extractor", "")))]

@@ -180,7 +180,16 @@ class ImageStyleSource(StyleSource):
 
 # --- landmark detectors -------------------------------------------------------------------------------------------
 
-class LandmarkDetector(Network, nn.Module, ABC):
+class FrozenModule(nn.Module):
+    """A network that is never trained (landmark detectors, feature extractors): ``train()`` leaves it, and every
+    submodule, in eval mode, so its BatchNorms keep their statistics and its dropouts stay off."""
+
+    def train(self, mode: bool = True) -> FrozenModule:
+        """Eval mode whatever ``mode`` asks."""
+        return super().train(False)
+
+
+class LandmarkDetector(Network, FrozenModule, ABC):
     """A frozen network that finds landmarks (face keypoints) in images: ``heatmaps(x)`` and ``landmarks(x)``.
 
     It is never trained: it stays in eval mode whatever ``train()`` asks, and its parameters need no gradient.
@@ -276,11 +285,12 @@ class Regularizer(Loss):
 
 # --- evaluation ---------------------------------------------------------------------------------------------------
 
-class FeatureExtractor(Plugin, nn.Module, ABC):
+class FeatureExtractor(Plugin, FrozenModule, ABC):
     """An image feature network for FID/KID (Inception, any timm model): ``preprocess`` turns one 8-bit RGB PIL
     image into the network's input (3, H', W'), the same way for real files and generated images (which are
     quantised to 8 bits first, as the official evaluations save them as PNG); ``forward`` maps a batch of those
-    (B, 3, H', W') to float32 features (B, num_features). Built in eval mode, never trained.
+    (B, 3, H', W') to float32 features (B, num_features). Never trained: built without gradients, and ``train()``
+    leaves it in eval mode.
 
     Context: ``img_size`` (the model's image size; some protocols resize to it first).
     """
@@ -306,7 +316,5 @@ def count_parameters(module: nn.Module) -> int:
 
 __all__ = ["Plugin", "NoOptions", "Network", "require_img_size", "Generator", "ImageToImageGenerator",
            "LatentGenerator", "Discriminator", "DomainDiscriminator", "AuxiliaryClassifierDiscriminator", "StyleSource",
-           "LatentStyleSource",
-           "ImageStyleSource", "Loss", "AdversarialLoss", "SeparableAdversarialLoss", "RegularizerOptions",
-           "Regularizer",
-           "count_parameters"]
+           "LatentStyleSource", "ImageStyleSource", "FrozenModule", "LandmarkDetector", "Loss", "AdversarialLoss",
+           "SeparableAdversarialLoss", "RegularizerOptions", "Regularizer", "FeatureExtractor", "count_parameters"]

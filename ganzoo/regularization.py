@@ -101,4 +101,18 @@ class Regularization:
                 for s in settings]
 
 
-__all__ = ["Regularization", "adam_correction"]
+def add_penalty(total: Tensor, terms: dict[str, Tensor], penalty: Tensor | None, penalty_terms: Mapping[str, Tensor],
+                factor: float) -> Tensor:
+    """``total + factor · penalty``, the pair :meth:`Regularization.penalty` returned, with the log terms added to
+    ``terms``: ``reg`` (the weighted sum before ``factor``) and, when several regularizers were due, each one's
+    unweighted penalty by name. ``total`` itself when ``penalty`` is None (an iteration a lazy regularizer skips:
+    nothing is logged)."""
+    if penalty is None:
+        return total
+    terms["reg"] = penalty
+    if len(penalty_terms) > 1:
+        terms.update(penalty_terms)
+    return total + factor * penalty
+
+
+__all__ = ["Regularization", "adam_correction", "add_penalty"]

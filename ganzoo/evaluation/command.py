@@ -12,7 +12,6 @@ second).
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -36,8 +35,8 @@ from .attributes import LabelledSplit, run_attribute_protocol, sources_of
 from .judge import JudgeSettings, load_or_train_judge
 from .lpips import LPIPS
 from .protocol import ProtocolSettings, count_generated, find_splits, run_protocol
+from .results import EVAL_DIR, write_results
 
-EVAL_DIR = "eval"
 #: where trained judge classifiers are cached, inside the run's eval folder
 JUDGES_DIR = "judges"
 
@@ -159,13 +158,6 @@ def build_networks(config: EvalConfig, img_size: int, device: torch.device) -> t
     training run, for ``train.eval_every``)."""
     extractor = create(config.extractor, img_size=img_size)
     return extractor.to(device), LPIPS(config.lpips_weights).to(device)
-
-
-def write_results(results: dict[str, Any], out: Path) -> Path:
-    """Write ``results`` as JSON to ``out`` (its folder created)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    return out
 
 
 def evaluate(path: str | Path, config: EvalConfig, *, data: str | None = None, out: str | None = None,

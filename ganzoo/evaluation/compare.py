@@ -3,7 +3,6 @@ that differ between the runs (what a loss-swap or precision study needs to read 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -11,18 +10,12 @@ import yaml
 
 from ..errors import GanzooError
 from ..recipe import RESOLVED_NAME, dotted_keys
-from .command import EVAL_DIR
+from .results import MEAN_SUFFIX, latest_results
 
 #: metadata of the results that tells whether two runs' numbers are comparable
 SETTINGS_OF_RESULTS = ("extractor", "seed", "num_outs", "lpips_weights")
 #: recipe keys that always differ between runs and say nothing about them
 IGNORED = ("output_dir",)
-
-
-def latest_results(run: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest results file of ``run/eval/`` (by modification time) and its contents; None if there is none."""
-    files = sorted((run / EVAL_DIR).glob("*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
-    return (files[-1], json.loads(files[-1].read_text())) if files else None
 
 
 def compare(runs: Sequence[str | Path]) -> tuple[list[str], list[tuple[str, list[str]]]]:
@@ -43,7 +36,7 @@ def compare(runs: Sequence[str | Path]) -> tuple[list[str], list[tuple[str, list
         cells = [str(s.get(key, "-")) for s in settings]
         if len(set(cells)) > 1:
             rows.append((key, cells))
-    metrics = sorted({k for r in results for k in r if k.endswith("/mean")})
+    metrics = sorted({k for r in results for k in r if k.endswith(MEAN_SUFFIX)})
     for key in [*metrics, *SETTINGS_OF_RESULTS]:
         if any(key in r for r in results):
             rows.append((key, [_cell(r.get(key, "-")) for r in results]))

@@ -17,7 +17,8 @@ from ..errors import RecipeError
 from ..pretrained import ModelConfig, load_model, save_model
 from ..recipe import Recipe
 from ..run_state import RunState
-from .command import EVAL_DIR, build_networks, evaluate_model, write_results
+from .command import build_networks, evaluate_model
+from .results import EVAL_DIR, write_results
 
 
 class TrainingEvaluator:

@@ -4,6 +4,7 @@ transform (resize, centre crop, normalisation) from the model's pretrained confi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from PIL import Image
 from torch import Tensor
@@ -25,6 +26,8 @@ class TimmFeatures(FeatureExtractor):
         weights: str = option("", "Weights: a .pth/.safetensors file of the model's state dict, "
                                   "hf-hub:OWNER/REPO/FILE, or 'random' (tests).")
         input_size: int = option(0, "Input size in pixels (0: the model's default).", min=0)
+
+    small_options: ClassVar[dict[str, Any]] = {"model": "resnet10t", "weights": RANDOM_WEIGHTS, "input_size": 32}
 
     def __init__(self, config: Config, *, img_size: int) -> None:
         super().__init__()

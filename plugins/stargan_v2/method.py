@@ -33,7 +33,7 @@ from ganzoo.images import from_signed
 from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
                                LandmarkDetector, LatentStyleSource, Regularizer)
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
-from ganzoo.regularization import Regularization
+from ganzoo.regularization import Regularization, add_penalty
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
@@ -246,12 +246,7 @@ class StarGANv2(TrainingMethod):
         loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
         total = loss_real + loss_fake
         terms = {"real": loss_real, "fake": loss_fake}
-        if loss_reg is not None:  # not in the iterations a lazy regularizer skips
-            total = total + self.config.lambda_reg * loss_reg
-            terms["reg"] = loss_reg
-            if len(reg_terms) > 1:
-                terms.update(reg_terms)
-        return total, terms
+        return add_penalty(total, terms, loss_reg, reg_terms, self.config.lambda_reg), terms
 
     def _generator_loss(self, batch: Batch, ctx: StepContext, guide: str) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.config

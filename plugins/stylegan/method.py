@@ -1,11 +1,14 @@
 """StyleGAN's training method, registered as ``stylegan``: a style-based generator against a discriminator.
 
 One iteration is two phases (StyleGAN1's ``training_loop.py`` with ``G_logistic_nonsaturating`` and
-``D_logistic_simplegp``, R1 every step rather than stylegan2-ada's lazy intervals):
+``D_logistic_simplegp``; R1 every step by default, or lazily as stylegan2-ada does):
 
 - ``d``: the adversarial loss on real images (with their labels) and on fakes of the same labels, plus
-  ``lambda_reg`` times the regularizer on the reals (``r1`` returns ½·‖∇D(x)‖², so ``lambda_reg`` is the papers' γ
-  and the penalty is γ/2·‖∇D(x)‖², StyleGAN §C / stylegan2-ada ``loss.py``);
+  ``lambda_reg`` times the regularizers on the reals (``r1`` returns ½·‖∇D(x)‖², so ``lambda_reg`` is the papers' γ
+  and the penalty is γ/2·‖∇D(x)‖², StyleGAN §C / stylegan2-ada ``loss.py``). Each regularizer has its weight and
+  lazy interval (:class:`ganzoo.regularization.Regularization`): with interval k it runs in iterations divisible by k
+  at k times its weight, and the discriminator's Adam gets stylegan2-ada's correction (lr·c, betas^c, c = k/(k+1));
+  ``recipes/stylegan_ffhq_lazy_r1.yaml`` is stylegan2-ada's R1 every 16 iterations;
 - ``g``: the generator's adversarial loss on fresh fakes.
 
 Every fake is made with style-mixing regularization (StyleGAN §3.1; stylegan2-ada ``run_G``): with probability
@@ -33,6 +36,7 @@ from ganzoo.images import from_signed
 from ganzoo.interfaces import AdversarialLoss, DomainDiscriminator, LatentGenerator, Regularizer
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
+from ganzoo.regularization import Regularization, add_penalty
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
 
@@ -57,9 +61,11 @@ class StyleGAN(TrainingMethod):
         discriminator: Component = option("stylegan2", "Discriminator D(x, y), one logit per class.",
                                           slot=DomainDiscriminator)
         adversarial_loss: Component = option("nonsaturating", "Adversarial loss.", slot=AdversarialLoss)
-        regularizer: Component = option("r1", "Discriminator regularizer, on the reals.", slot=Regularizer)
+        regularizer: list[Component] = option(["r1"], "Discriminator regularizers: one, or a list; each with its "
+                                                      "weight and lazy interval (stylegan2-ada: r1 every 16).",
+                                              slot=Regularizer)
         latent_dim: int = option(512, "Size of z.", min=1)
-        lambda_reg: float = option(10.0, "Weight of the regularizer; with r1 (½·|∇D|²) this is R1's gamma "
+        lambda_reg: float = option(10.0, "Factor on every regularizer's weight; with r1 (½·|∇D|²) this is R1's gamma "
                                          "(StyleGAN: 10 at 1024 px).", min=0.0)
         style_mixing_prob: float = option(0.9, "Probability that a batch's fakes mix the styles of two z's.",
                                           min=0.0, max=1.0)
@@ -83,7 +89,7 @@ class StyleGAN(TrainingMethod):
             "discriminator": create(c.discriminator, img_size=img_size, num_domains=num_domains),
         })
         self.adversarial_loss = create(c.adversarial_loss)
-        self.regularizer = create(c.regularizer)
+        self.regularization = Regularization(c.regularizer)
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One Adam per network, with :meth:`optimizer_settings`."""
@@ -92,11 +98,15 @@ class StyleGAN(TrainingMethod):
                 for name, net in self.networks.items()}
 
     def optimizer_settings(self) -> dict[str, list[OptimizerSetting]]:
-        """Both networks' Adam: ``method.lr``, ``method.beta1`` and ``method.beta2``, ``method.eps``."""
+        """Both networks' Adam: ``method.lr``, ``method.beta1`` and ``method.beta2``, ``method.eps``; the
+        discriminator's lr and betas with the lazy regularizers' correction
+        (:meth:`ganzoo.regularization.Regularization.correct`)."""
         c = self.config
-        return {name: [OptimizerSetting("lr", c.lr, ("method.lr",)),
-                       OptimizerSetting("betas", (c.beta1, c.beta2), ("method.beta1", "method.beta2")),
-                       OptimizerSetting("eps", c.eps, ("method.eps",))] for name in self.networks}
+        settings = {name: [OptimizerSetting("lr", c.lr, ("method.lr",)),
+                           OptimizerSetting("betas", (c.beta1, c.beta2), ("method.beta1", "method.beta2")),
+                           OptimizerSetting("eps", c.eps, ("method.eps",))] for name in self.networks}
+        settings["discriminator"] = self.regularization.correct(settings["discriminator"])
+        return settings
 
     def phases(self) -> list[Phase]:
         return [Phase("d", ("discriminator",), self._discriminator_loss),
@@ -130,15 +140,17 @@ class StyleGAN(TrainingMethod):
         discriminator, (x_real, y) = self.networks["discriminator"], (batch["x"], batch["y"])
         with torch.no_grad():
             x_fake = self.fakes(y, ctx)
-        if self.regularizer.needs_real_grad:
+        if self.regularization.needs_real_grad(ctx.iteration):
             x_real = x_real.detach().requires_grad_(True)
         real_logits = discriminator(x_real, y).float()
-        loss_reg = self.regularizer(discriminator=lambda x: discriminator(x, y), real=x_real, fake=x_fake,
-                                    real_logits=real_logits, rand=ctx.rand)
+        loss_reg, reg_terms = self.regularization.penalty(
+            ctx.iteration, discriminator=lambda x: discriminator(x, y), real=x_real, fake=x_fake,
+            real_logits=real_logits, rand=ctx.rand)
         fake_logits = discriminator(x_fake, y).float()
         loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
-        total = loss_real + loss_fake + self.config.lambda_reg * loss_reg
-        return total, {"real": loss_real, "fake": loss_fake, "reg": loss_reg}
+        total = loss_real + loss_fake
+        terms = {"real": loss_real, "fake": loss_fake}
+        return add_penalty(total, terms, loss_reg, reg_terms, self.config.lambda_reg), terms
 
     def _generator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         discriminator, y = self.networks["discriminator"], batch["y"]

@@ -34,12 +34,13 @@ EXPECTED_FILES = ["README.md", "config.json", "generator.safetensors", "mapping_
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """A finished tiny StarGAN v2 run (4 iterations) with an evaluation result."""
+    """A finished tiny StarGAN v2 run (4 iterations) with an evaluation result, written by the evaluation code
+    (``train.eval_every``, a random timm extractor)."""
     root = tmp_path_factory.mktemp("push")
-    recipe = load_recipe(TINY, [f"output_dir={root / 'run'}", f"data.root={root / 'data'}"])
+    recipe = load_recipe(TINY, [f"output_dir={root / 'run'}", f"data.root={root / 'data'}", "train.eval_every=4",
+                                "eval.extractor={name: timm, model: resnet10t, weights: random, input_size: 32}",
+                                "eval.lpips_weights=random", "eval.num_outs=2", "eval.mode=latent"])
     train(recipe)
-    (root / "run" / "eval").mkdir()
-    (root / "run" / "eval" / "val.json").write_text(json.dumps({"dataset": "synthetic", "metrics": {"fid": 123.5}}))
     return root / "run"
 
 
@@ -61,7 +62,13 @@ def test_dry_run_writes_the_model_card_and_the_files_and_loads_back_identically(
     assert meta["library_name"] == "ganzoo" and meta["license"] == "apache-2.0"
     assert meta["pipeline_tag"] == "image-to-image" and meta["tags"] == ["gan", "stargan_v2", "image-to-image"]
     assert meta["datasets"] == ["synthetic"]
-    assert meta["model-index"][0]["results"][0]["metrics"] == [{"type": "fid", "value": 123.5}]
+    results = json.loads((run_dir / "eval" / "iter_0000004.json").read_text())
+    means = {key: value for key, value in results.items() if key.endswith("/mean")}
+    assert set(means) == {"FID_latent/mean", "KID_latent/mean", "LPIPS_latent/mean"}
+    assert [m for r in meta["model-index"][0]["results"] for m in r["metrics"]] == \
+        [{"type": key, "value": value} for key, value in means.items()]
+    assert f"| FID_latent/mean | {means['FID_latent/mean']:g} | {results['extractor']} |" in card
+    assert results["extractor"].startswith("timm(resnet10t")
     assert "![samples/latent.png](samples/latent.png)" in card
     assert (out / "recipe.yaml").read_text() == (run_dir / "recipe.resolved.yaml").read_text()
     assert (out / "recipe.yaml").read_text().rstrip() in card
@@ -197,11 +204,14 @@ def test_training_figures_sum_over_resumed_sessions(run_dir):
     assert "| 420 | 1 min 05 s | 1 x NVIDIA H200 | bf16 | 2 |" in model_card(facts)
 
 
-def test_an_eval_file_without_numeric_metrics_is_a_data_error(tmp_path):
+def test_an_eval_file_without_numeric_mean_metrics_is_a_data_error(tmp_path):
     (tmp_path / "eval").mkdir()
-    (tmp_path / "eval" / "broken.json").write_text(json.dumps({"metrics": {"fid": "low"}}))
-    with pytest.raises(DataError, match="broken.json has no 'metrics' object"):
-        read_evaluations(tmp_path)
+    (tmp_path / "eval" / "broken.json").write_text(json.dumps({"FID_latent/mean": "low", "metrics": {"fid": 1.0}}))
+    with pytest.raises(DataError, match="broken.json has no mean metric"):
+        read_evaluations(tmp_path, [])
+    (tmp_path / "eval" / "broken.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="broken.json is not an object of evaluation results"):
+        read_evaluations(tmp_path, [])
 
 
 def test_the_sharing_pages_example_metadata_is_what_push_writes(run_dir, tmp_path):

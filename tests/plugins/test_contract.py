@@ -8,11 +8,16 @@ comes from the interface each plugin implements (``ganzoo.interfaces``, ``ganzoo
   is a RecipeError naming the key;
 - networks, built from their recipe section (``small_options``, the plugin's own small instance) at the smallest
   image size they accept: output shapes and value ranges of their interface, a backward pass that reaches every
-  trainable parameter, a save/load round trip (safetensors + config JSON) giving identical outputs;
+  trainable parameter, a save/load round trip (safetensors + config JSON) giving identical outputs; a frozen network
+  (a landmark detector) has no trainable parameter, so instead: nothing requires grad, ``train()`` leaves it in eval
+  mode, a forward pass in train mode changes no buffer (BatchNorm statistics) and gives the eval outputs;
+- feature extractors: the features of ``preprocess``-ed images have the declared size, the same image gives the
+  same input and features, the extractor is in eval mode with nothing to train;
 - adversarial losses and regularizers: finite values and gradients on random logits and images;
 - methods: built from their small slots, one iteration of their phases on their ``random_batch``;
-- datasets: built on a generated image folder (or on an empty folder, for those that generate their data), their
-  items and sample batch follow ``TrainDataset``; otherwise a clear GanzooError.
+- datasets: built on a generated image folder (ROOT/{train,val}/<domain>, or its ``train`` folder of class
+  sub-folders, or an empty folder for those that generate their data), their items and sample batch follow
+  ``TrainDataset``; otherwise a clear GanzooError.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from ganzoo.build import create
 from ganzoo.cli import cli
 from ganzoo.errors import GanzooError, RecipeError
 from ganzoo.interfaces import (AdversarialLoss, AuxiliaryClassifierDiscriminator, DomainDiscriminator,
-                               ImageStyleSource, ImageToImageGenerator, LatentGenerator, LatentStyleSource, Network,
-                               Regularizer)
+                               FeatureExtractor, ImageStyleSource, ImageToImageGenerator, LandmarkDetector,
+                               LatentGenerator, LatentStyleSource, Network, Regularizer)
 from ganzoo.method import StepContext, TrainingMethod, run_phase
 from ganzoo.schema import Component, component, parse, to_dict
 
@@ -44,14 +49,21 @@ SIZES = (8, 16, 32, 64, 128, 256)
 B, DOMAINS, CONDITION, STYLE, LATENT = 2, 3, 5, 6, 4
 
 
+def _forward(net: Any, inputs: tuple) -> Any:
+    return net(*inputs)
+
+
 @dataclasses.dataclass(frozen=True)
 class Contract:
     """An interface's context and calling convention: ``context(img_size)`` for ``create``, ``inputs(net,
-    img_size)`` for ``net(*inputs)``, and ``check(outputs, img_size)`` asserting the documented shapes and ranges."""
+    img_size)`` for ``call(net, inputs)`` (default ``net(*inputs)``), and ``check(outputs, img_size)`` asserting the
+    documented shapes and ranges. ``frozen``: the interface is never trained (no trainable parameter, eval mode only)."""
 
     context: Callable[[int], dict[str, Any]]
     inputs: Callable[[Any, int], tuple]
     check: Callable[[Any, int], None]
+    call: Callable[[Any, tuple], Any] = _forward
+    frozen: bool = False
 
 
 def _images(size: int) -> torch.Tensor:
@@ -87,6 +99,18 @@ def _check_aux(out: tuple[torch.Tensor, torch.Tensor], size: int) -> None:
     _finite(src, cls)
 
 
+def _landmark_outputs(net: LandmarkDetector, inputs: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    return net.heatmaps(*inputs), net.landmarks(*inputs)
+
+
+def _check_landmarks(out: tuple[torch.Tensor, torch.Tensor], size: int) -> None:
+    heatmaps, points = out
+    assert heatmaps.dim() == 4 and heatmaps.shape[:2] == points.shape[:2] and heatmaps.dtype == torch.float32
+    assert points.shape[0] == B and points.shape[2] == 2 and points.dtype == torch.float32
+    _finite(heatmaps, points)
+    assert points.min() >= 0 and points.max() <= size  # (x, y) in pixels of the input
+
+
 #: the contract of each network interface, most specific first
 CONTRACTS: dict[type, Contract] = {
     ImageToImageGenerator: Contract(lambda s: {"img_size": s, "condition_dim": CONDITION},
@@ -101,6 +125,8 @@ CONTRACTS: dict[type, Contract] = {
                                 lambda net, s: (torch.randn(B, LATENT), _domains()), _check_styles),
     ImageStyleSource: Contract(lambda s: {"img_size": s, "style_dim": STYLE, "num_domains": DOMAINS},
                                lambda net, s: (_images(s), _domains()), _check_styles),
+    LandmarkDetector: Contract(lambda s: {}, lambda net, s: (_images(s),), _check_landmarks,
+                               call=_landmark_outputs, frozen=True),
 }
 
 
@@ -187,26 +213,64 @@ def _build(entry: registry.Entry) -> tuple[Any, Contract, int, Component]:
 def test_network_forward_backward_and_round_trip(tmp_path: Path, entry: registry.Entry) -> None:
     net, contract, size, spec = _build(entry)
     inputs = contract.inputs(net, size)
-    out = net(*inputs)
+    net.train()
+    buffers = {name: b.clone() for name, b in net.named_buffers()}
+    out = contract.call(net, inputs)
     contract.check(out, size)
-    total = sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,)))
-    total.backward()
-    unreached = [name for name, p in net.named_parameters() if p.requires_grad and p.grad is None]
-    assert not unreached, f"no gradient reaches {unreached[:5]}"
-    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
-
-    net.eval()
-    with torch.no_grad():
-        before = net(*inputs)
+    if contract.frozen:
+        _check_frozen(net, buffers)
+        before = out  # train mode is eval mode: the loaded copy, in eval mode, must give these outputs
+    else:
+        total = sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,)))
+        total.backward()
+        unreached = [name for name, p in net.named_parameters() if p.requires_grad and p.grad is None]
+        assert not unreached, f"no gradient reaches {unreached[:5]}"
+        assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+        net.eval()
+        with torch.no_grad():
+            before = contract.call(net, inputs)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp_path / "net.safetensors")
     (tmp_path / "config.json").write_text(json.dumps(to_dict(spec)))
     loaded = create(json.loads((tmp_path / "config.json").read_text()), _slot(entry), **contract.context(size))
     loaded.load_state_dict(load_file(tmp_path / "net.safetensors"))
     loaded.eval()
     with torch.no_grad():
-        after = loaded(*inputs)
+        after = contract.call(loaded, inputs)
     for a, b in zip(before if isinstance(before, tuple) else (before,), after if isinstance(after, tuple) else (after,)):
         assert torch.equal(a, b)
+
+
+def _check_frozen(net: torch.nn.Module, buffers: dict[str, torch.Tensor]) -> None:
+    """A frozen network: "backward reaches every trainable parameter" holds because there is none to reach."""
+    trainable = [name for name, p in net.named_parameters() if p.requires_grad]
+    assert not trainable, f"a frozen network has trainable parameters {trainable[:5]}"
+    assert not any(m.training for m in net.modules()), "train() must leave a frozen network in eval mode"
+    changed = [name for name, b in net.named_buffers() if not torch.equal(b, buffers[name])]
+    assert not changed, f"a forward pass changed the buffers {changed[:5]}"
+
+
+# --- feature extractors ---------------------------------------------------------------------------------------------
+
+EXTRACTORS = _entries("feature_extractor")
+
+
+@pytest.mark.parametrize("entry", EXTRACTORS, ids=_ids(EXTRACTORS))
+def test_feature_extractor_features(entry: registry.Entry) -> None:
+    extractor = create({"name": entry.name, **_small(entry)}, FeatureExtractor, img_size=16)
+    extractor.train()  # what a method may ask of every module it holds: features still come from eval mode
+    assert not any(m.training for m in extractor.modules()), "train() must leave a feature extractor in eval mode"
+    assert not any(p.requires_grad for p in extractor.parameters())
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)) for _ in range(B)]
+    x = torch.stack([extractor.preprocess(image) for image in images])
+    assert x.dim() == 4 and x.shape[:2] == (B, 3)
+    assert torch.equal(extractor.preprocess(images[0]), x[0])
+    with torch.no_grad():
+        features = extractor(x)
+    assert features.shape == (B, extractor.num_features) and features.dtype == torch.float32
+    _finite(features)
+    assert not torch.equal(features[0], features[1])  # two images, two feature vectors
+    assert extractor.identity()
 
 
 # --- losses ---------------------------------------------------------------------------------------------------------
@@ -304,7 +368,8 @@ def _image_folder(root: Path, size: int = 16) -> Path:
 @pytest.mark.parametrize("entry", DATASETS, ids=_ids(DATASETS))
 def test_dataset_on_a_generated_folder(tmp_path: Path, entry: registry.Entry) -> None:
     spec = component({"name": entry.name, **_small(entry)}, registry.bases()["dataset"], "data.dataset")
-    for root in (_image_folder(tmp_path / "folder"), tmp_path / "empty"):
+    folder = _image_folder(tmp_path / "folder")
+    for root in (folder, folder / "train", tmp_path / "empty"):
         try:
             dataset = create(spec, root=str(root), img_size=16, num_domains=DOMAINS, split="train", augment=False)
             break
