@@ -244,19 +244,24 @@ def sample(run_dir: str, num: int, seed: int, psi: float, mixing: bool, out: str
 @click.option("--judge-weights", default="", help="Attribute editing: a trained judge's state dict to use instead.")
 @click.option("--judge-epochs", type=click.IntRange(min=1), default=10, show_default=True,
               help="Attribute editing: epochs of the judge's training.")
+@click.option("--num-samples", type=click.IntRange(min=2), default=10000, show_default=True,
+              help="Latent generators (StyleGAN): samples whose FID is measured (papers: 50000).")
+@click.option("--psi", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="Latent generators (StyleGAN): truncation psi of the samples (1: none, as papers report FID).")
 @click.option("--out", type=click.Path(path_type=str), help="Results JSON (default: RUN/eval/eval-<time>.json).")
 def eval_(run_dir: str, data: str | None, mode: str, extractor: str, feature_weights: str, lpips_weights: str,
           num_outs: int, seed: int, batch_size: int, save_images: bool, judge_model: str, judge_weights: str,
-          judge_epochs: int, out: str | None) -> None:
+          judge_epochs: int, num_samples: int, psi: float, out: str | None) -> None:
     """Metrics of the model RUN_DIR exported (a run folder or its model/ folder), under its family's protocol
     (StarGAN v2: FID, KID and LPIPS over every ordered domain pair, latent and reference modes; StarGAN v1: a
-    separately trained judge's accuracy and FID per attribute change). Nothing is downloaded: pass the weights
+    separately trained judge's accuracy and FID per attribute change; StyleGAN: FID and KID of --num-samples samples
+    at truncation --psi). Nothing is downloaded: pass the weights
     files of the networks, or 'random' for numbers that compare only with each other."""
     from .evaluation.command import eval_config, evaluate
     from .evaluation.judge import JudgeSettings
 
     config = eval_config(mode=mode, extractor=extractor, feature_weights=feature_weights, lpips_weights=lpips_weights,
-                         num_outs=num_outs, seed=seed, batch_size=batch_size)
+                         num_outs=num_outs, seed=seed, batch_size=batch_size, num_samples=num_samples, psi=psi)
     judge = JudgeSettings(model=judge_model, weights=judge_weights, epochs=judge_epochs, seed=seed)
     results, path = evaluate(run_dir, config, data=data, out=out, save_images=save_images, judge=judge,
                              console=_err)

@@ -111,6 +111,10 @@ class EvalConfig:
     num_outs: int = option(10, "Outputs per validation image.", min=1)
     seed: int = option(777, "Seed of the evaluation's latents and references.", min=0)
     batch_size: int = option(32, "Source images per batch (LPIPS is averaged per batch, as officially).", min=1)
+    num_samples: int = option(10000, "Latent generators (StyleGAN): samples whose FID is measured (papers: 50000).",
+                              min=2)
+    psi: float = option(1.0, "Latent generators (StyleGAN): truncation psi of the samples (1: none, as papers report "
+                             "FID).", min=0.0, max=1.0)
 
     @property
     def modes(self) -> tuple[str, ...]:

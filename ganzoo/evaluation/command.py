@@ -1,7 +1,8 @@
 """``ganzoo eval``: evaluate a run's exported model under its family's protocol and write the results JSON.
 
 The model is read back by :func:`ganzoo.pretrained.load_model`; the protocol is chosen by capability, never by
-family name: a :class:`~ganzoo.capabilities.StyleTranslator` (StarGAN v2) gets the StarGAN v2 protocol, an
+family name: a :class:`~ganzoo.capabilities.StyleTranslator` (StarGAN v2) gets the StarGAN v2 protocol, a
+:class:`~ganzoo.capabilities.LatentSampler` (StyleGAN) the FID of N samples at a truncation psi, an
 :class:`~ganzoo.capabilities.AttributeEditor` (StarGAN v1) the attribute-editing protocol
 (:mod:`ganzoo.evaluation.attributes`). Each network (the feature extractor, LPIPS, the judge) is built once per
 evaluation. Results go to
@@ -23,26 +24,29 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..build import create
-from ..capabilities import AttributeEditor, StyleTranslator, methods_with
+from ..capabilities import AttributeEditor, LatentSampler, StyleTranslator, methods_with
 from ..data import has_split
 from ..errors import DataError, GanzooError
-from ..interfaces import FeatureExtractor
+from ..interfaces import FeatureExtractor, LatentGenerator
 from ..pretrained import MODEL_DIR, PretrainedModel, load_model
 from ..recipe import RESOLVED_NAME, EvalConfig, Recipe, load_recipe
 from ..run_state import build_dataset
 from ..schema import parse
 from .attributes import LabelledSplit, run_attribute_protocol, sources_of
 from .judge import JudgeSettings, load_or_train_judge
+from .features import real_features
 from .lpips import LPIPS
+from .metrics import frechet_distance, kernel_inception_distance
 from .protocol import ProtocolSettings, count_generated, find_splits, run_protocol
 from .results import EVAL_DIR, write_results
+from .sampling import sample_features
 
 #: where trained judge classifiers are cached, inside the run's eval folder
 JUDGES_DIR = "judges"
 
 
 def eval_config(*, mode: str, extractor: str, feature_weights: str, lpips_weights: str, num_outs: int, seed: int,
-                batch_size: int) -> EvalConfig:
+                batch_size: int, num_samples: int = 10000, psi: float = 1.0) -> EvalConfig:
     """The EvalConfig of ``ganzoo eval``'s options; ``extractor`` is ``inception``, ``inception-tf`` or
     ``timm:MODEL``. RecipeError (through the recipe validation) for anything it does not accept."""
     if extractor.startswith("timm:"):
@@ -50,7 +54,7 @@ def eval_config(*, mode: str, extractor: str, feature_weights: str, lpips_weight
     else:
         spec = {"name": {"inception-tf": "inception_tf"}.get(extractor, extractor), "weights": feature_weights}
     raw = {"mode": mode, "extractor": spec, "lpips_weights": lpips_weights, "num_outs": num_outs, "seed": seed,
-           "batch_size": batch_size}
+           "batch_size": batch_size, "num_samples": num_samples, "psi": psi}
     return parse(EvalConfig, raw, "eval")
 
 
@@ -77,8 +81,8 @@ def default_data_root(model: PretrainedModel) -> str:
 
 def check_evaluable(model: PretrainedModel) -> None:
     """GanzooError, before any network is built, when no protocol fits the model."""
-    if not isinstance(model.method, (StyleTranslator, AttributeEditor)):
-        able = {*methods_with(StyleTranslator), *methods_with(AttributeEditor)}
+    if not isinstance(model.method, (StyleTranslator, AttributeEditor, LatentSampler)):
+        able = {*methods_with(StyleTranslator), *methods_with(AttributeEditor), *methods_with(LatentSampler)}
         known = ", ".join(sorted(able)) or "none is installed"
         raise GanzooError(f"`ganzoo eval` has no protocol for the model in {model.path} ({model.config.method.name}) "
                           f"yet. Methods it evaluates: {known}.")
@@ -153,6 +157,32 @@ def evaluate_attributes(model: PretrainedModel, config: EvalConfig, judge: Judge
             "images_per_s": round(generated / wall, 3)}
 
 
+def evaluate_samples(model: PretrainedModel, config: EvalConfig, *, extractor: FeatureExtractor,
+                     data: str | None = None, cache_dir: Path | None = None, console: Console | None = None,
+                     show_progress: bool = True) -> dict[str, Any]:
+    """The FID (and KID) of ``config.num_samples`` samples of a :class:`~ganzoo.capabilities.LatentSampler` model
+    (StyleGAN) at truncation ``config.psi``, against every training image of the run's dataset (its ``data.dataset``
+    plugin, at ``data`` when given; features cached as for the StarGAN v2 protocol). Class-conditional models
+    sample their classes uniformly. Results under ``FID_samples/mean`` and ``KID_samples/mean``."""
+    recipe = run_recipe(model, data)
+    paths = list(build_dataset(recipe, "train", augment=False).paths)
+    generator = next(net for net in model.method.networks.values() if isinstance(net, LatentGenerator))
+    classes = len(model.domains) if len(model.domains) > 1 else None
+    start = time.perf_counter()
+    with progress_bar(len(paths) + config.num_samples, console, show_progress) as progress:
+        real = real_features(extractor, paths, what=f"the training images in {recipe.data.root}", device=model.device,
+                             directory=cache_dir, progress=progress)
+        fake = sample_features(generator, config.num_samples, extractor=extractor, device=model.device,
+                               seed=config.seed, num_domains=classes, psi=config.psi, progress=progress)
+    wall = time.perf_counter() - start
+    kid, kid_std = kernel_inception_distance(real, fake, seed=config.seed)
+    return {"FID_samples/mean": frechet_distance(real, fake), "KID_samples/mean": kid, "KID_std_samples/mean": kid_std,
+            "protocol": "latent_samples", "psi": config.psi, "seed": config.seed, "extractor": extractor.identity(),
+            "data": str(recipe.data.root), "model": str(model.path), "num_real": len(real),
+            "num_generated": config.num_samples, "wall_time_s": round(wall, 3),
+            "images_per_s": round(config.num_samples / wall, 3)}
+
+
 def build_networks(config: EvalConfig, img_size: int, device: torch.device) -> tuple[FeatureExtractor, LPIPS]:
     """The feature extractor and LPIPS network of ``config``, on ``device``: built once per evaluation (or per
     training run, for ``train.eval_every``)."""
@@ -175,6 +205,9 @@ def evaluate(path: str | Path, config: EvalConfig, *, data: str | None = None, o
         image_dir = (Path(out).with_suffix("") if out else folder / "images") if save_images else None
         results = evaluate_model(model, config, extractor=extractor, lpips=lpips, data=data, image_dir=image_dir,
                                  console=console)
+    elif isinstance(model.method, LatentSampler):
+        extractor = create(config.extractor, img_size=model.img_size).to(model.device)
+        results = evaluate_samples(model, config, extractor=extractor, data=data, console=console)
     else:
         extractor = create(config.extractor, img_size=model.img_size).to(model.device)
         results = evaluate_attributes(model, config, judge or JudgeSettings(), extractor=extractor, data=data,

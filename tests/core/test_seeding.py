@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
 import ganzoo.data  # noqa: F401  (registers the core streams)
 import ganzoo.plugins.stargan_v1  # noqa: F401  (registers its streams)
 import ganzoo.plugins.stargan_v2  # noqa: F401
-from ganzoo import seeding
+from ganzoo import registry, seeding
 from ganzoo.seeding import Stream, mix_seed, process_slice, register_stream, streams
 
 
@@ -19,6 +21,9 @@ def test_mix_seed_is_63_bit_and_separates_counters():
 
 
 def test_built_in_streams_keep_the_values_that_define_todays_numbers():
+    registry.entries()  # every built-in plugin imported, and with them their streams
+    importlib.import_module("ganzoo.evaluation.command")  # the evaluation protocols' streams
+    importlib.import_module("ganzoo.evaluation.sampling")
     values = {name: stream.value for name, stream in streams().items()}
     assert values == {
         "data.batch": 0x64617461,
@@ -26,6 +31,10 @@ def test_built_in_streams_keep_the_values_that_define_todays_numbers():
         "stargan_v1.epoch_order": 0x64617463,
         "stargan_v1.sample_keys": 0x64617464,
         "stargan_v2.grid_latents": 0x5A17,
+        "stylegan.grid_latents": 0x57E6,
+        "eval.latent_samples": 0x4556414D,
+        "eval.protocol": 0x4556414C,
+        "eval.judge": 0x4A554447,
     }
 
 

@@ -15,8 +15,8 @@ from ganzoo.cli import main
 from ganzoo.errors import DataError
 from ganzoo.evaluation.lpips import LPIPS
 from ganzoo.evaluation.protocol import ProtocolSettings, find_splits, run_protocol
-from ganzoo.pretrained import ModelConfig, method_from_spec, save_model
-from ganzoo.recipe import load_recipe
+from ganzoo.pretrained import MODEL_DIR, ModelConfig, method_from_spec, save_model
+from ganzoo.recipe import RESOLVED_NAME, dump_recipe, load_recipe
 
 COUNTS = {"a": (4, 2), "b": (3, 3), "c": (5, 1)}  # (train, val) images per domain
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -131,10 +131,24 @@ def test_ganzoo_eval_builds_each_network_once_and_writes_the_results(tmp_path, m
     assert results["images_per_s"] > 0 and results["wall_time_s"] > 0
 
 
-def test_ganzoo_eval_refuses_a_model_without_a_protocol(tmp_path, capsys):
-    export_tiny(tmp_path / "run", "stylegan")  # StarGAN v1 and v2 have protocols; StyleGAN's needs a command
-    with pytest.raises(SystemExit) as exit_info:
-        main(["eval", str(tmp_path / "run"), "--data", str(tmp_path), "--feature-weights", "random",
-              "--lpips-weights", "random"])
-    assert exit_info.value.code == 2
-    assert "no protocol" in capsys.readouterr().err
+def test_ganzoo_eval_gives_the_fid_of_latent_samples_at_a_truncation(tmp_path, monkeypatch):
+    """StyleGAN (a LatentSampler): FID and KID of --num-samples samples at --psi against the run's training images;
+    the same seed gives the same figures, another psi other ones."""
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    recipe = load_recipe(FIXTURES / "tiny_stylegan.yaml", [f"data.root={tmp_path / 'data'}", f"output_dir={run}"])
+    torch.manual_seed(0)
+    method = method_from_spec(recipe.method, img_size=recipe.data.img_size, num_domains=recipe.data.num_domains)
+    save_model(run / MODEL_DIR, {name: method.networks[name] for name in method.exported_networks},
+               ModelConfig.for_recipe(recipe, ["a", "b"]))
+    dump_recipe(recipe, run / RESOLVED_NAME)
+
+    def evaluate(psi: str, out: str) -> dict:
+        main(["eval", str(run), "--extractor", "timm:resnet10t", "--feature-weights", "random", "--num-samples", "6",
+              "--psi", psi, "--out", str(tmp_path / out)])
+        return json.loads((tmp_path / out).read_text())
+
+    first, again, truncated = evaluate("1", "a.json"), evaluate("1", "b.json"), evaluate("0.5", "c.json")
+    assert first["protocol"] == "latent_samples" and first["num_generated"] == 6 and first["num_real"] == 16
+    assert first["FID_samples/mean"] > 0 and first["FID_samples/mean"] == again["FID_samples/mean"]
+    assert truncated["psi"] == 0.5 and truncated["FID_samples/mean"] != first["FID_samples/mean"]
