@@ -72,7 +72,8 @@ class StarGANv2(TrainingMethod):
         regularizer: Component = option("r1", "Discriminator regularizer.", slot=Regularizer)
         style_dim: int = option(64, "Style code size.", min=1)
         latent_dim: int = option(16, "Latent code size of the mapping network.", min=1)
-        lambda_reg: float = option(1.0, "Weight of the discriminator regularizer (R1: gamma / 2).", min=0.0)
+        lambda_reg: float = option(1.0, "Weight of the discriminator regularizer; r1 returns ½·|∇D|², so with r1 "
+                                   "this is R1's gamma.", min=0.0)
         lambda_sty: float = option(1.0, "Weight of the style reconstruction loss.", min=0.0)
         lambda_ds: float = option(1.0, "Initial weight of the diversity-sensitive loss (official AFHQ: 2).", min=0.0)
         lambda_cyc: float = option(1.0, "Weight of the cycle-consistency loss.", min=0.0)
