@@ -74,8 +74,8 @@ class StarGANv2(TrainingMethod):
                                                       "each with its weight and lazy interval.", slot=Regularizer)
         style_dim: int = option(64, "Style code size.", min=1)
         latent_dim: int = option(16, "Latent code size of the mapping network.", min=1)
-        lambda_reg: float = option(1.0, "Factor on every regularizer's weight (official --lambda_reg; with r1, which is ½ E‖∇D‖², it is R1's gamma).",
-                                   min=0.0)
+        lambda_reg: float = option(1.0, "Factor on every regularizer's weight (official --lambda_reg); r1 returns "
+                                   "½·|∇D|², so with r1 this is R1's gamma.", min=0.0)
         lambda_sty: float = option(1.0, "Weight of the style reconstruction loss.", min=0.0)
         lambda_ds: float = option(1.0, "Initial weight of the diversity-sensitive loss (official AFHQ: 2).", min=0.0)
         lambda_cyc: float = option(1.0, "Weight of the cycle-consistency loss.", min=0.0)

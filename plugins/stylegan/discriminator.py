@@ -47,7 +47,7 @@ class DownConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True) -> None:
         super().__init__()
-        self.blur = Blur(in_channels)
+        self.blur = Blur()
         self.subsample = kernel_size == 1
         self.conv = EqualConv2d(in_channels, out_channels, kernel_size, stride=1 if self.subsample else 2,
                                 padding=kernel_size // 2, bias=bias)

@@ -145,17 +145,18 @@ class ConstantInput(nn.Module):
 
 
 class Blur(nn.Module):
-    """Depthwise [1,2,1]⊗[1,2,1]/16 low-pass filter, zero padding 1 (StyleGAN §3 "bilinear up/downsampling";
-    official ``blur2d``). Shape-preserving. The kernel is a non-persistent buffer (not saved with the weights)."""
+    """The [1,2,1]⊗[1,2,1]/16 low-pass filter of every channel, zero padding 1 (StyleGAN §3 "bilinear up/downsampling";
+    official ``blur2d``). Input (B, C, H, W), any float dtype and memory format; output the same shape.
 
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        taps = torch.tensor([1.0, 2.0, 1.0])
-        kernel = torch.outer(taps, taps) / 16
-        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+    Computed separably as sums of shifted views, ``(x[i-1] + 2·x[i] + x[i+1]) / 4`` along W, then along H: the same
+    numbers as the depthwise 3x3 conv (up to float rounding), but its double backward (R1 on the discriminator) costs
+    a few elementwise ops, where PyTorch (2.x) differentiates a ``groups=C`` conv twice with one conv per channel.
+    """
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=x.size(1))
+        x = F.pad(x, (1, 1, 1, 1))
+        x = (x[..., :-2] + x[..., 2:] + 2 * x[..., 1:-1]) * 0.25
+        return (x[..., :-2, :] + x[..., 2:, :] + 2 * x[..., 1:-1, :]) * 0.25
 
 
 class AdaIN(nn.Module):
@@ -197,7 +198,7 @@ class StyledLayer(nn.Module):
             self.input = ConstantInput(out_channels, resolution)
         else:
             self.conv = EqualConv2d(in_channels, out_channels, 3, padding=1, gain=HE_GAIN)
-            self.blur = Blur(out_channels) if input == "upsample" else None
+            self.blur = Blur() if input == "upsample" else None
         self.noise = NoiseInjection(out_channels, resolution, gain=noise_gain)
         self.adain = AdaIN(out_channels, style_dim, eps=eps, affine_gain=affine_gain)
 

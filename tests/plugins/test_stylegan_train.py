@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
 from PIL import Image
 
+from ganzoo.cli import main
 from ganzoo.recipe import load_recipe
 from ganzoo.run_state import build_method
 from ganzoo.trainer import train
@@ -30,9 +29,29 @@ def tiny(tmp_path: Path, *overrides: str):
     return load_recipe(TINY, [f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}", *overrides])
 
 
-def ganzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ganzoo", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+class Result(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def ganzoo(capsys, monkeypatch, tmp_path):
+    """``ganzoo(*args)``: the CLI's entry point run in this process (in ``tmp_path``), as ``python -m ganzoo`` runs
+    it, without a new interpreter's start-up: its exit code and captured output."""
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: object) -> Result:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return invoke
 
 
 @pytest.fixture(scope="module")
@@ -94,23 +113,22 @@ def test_ffhq_recipe_trains_at_tiny_size_on_an_image_root(tmp_path):
     assert (tmp_path / "run" / "model" / "generator.safetensors").is_file()
 
 
-def test_sample_gives_the_same_images_for_the_same_seed_after_a_reload(run, tmp_path):
+def test_sample_gives_the_same_images_for_the_same_seed_after_a_reload(run, tmp_path, ganzoo):
     for out in ("a.png", "b.png"):
-        result = ganzoo("sample", run, "--num", 5, "--seed", 3, "--psi", 0.7, "--out", tmp_path / out, cwd=tmp_path)
+        result = ganzoo("sample", run, "--num", 5, "--seed", 3, "--psi", 0.7, "--out", tmp_path / out)
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert Image.open(tmp_path / "a.png").size == (2 + 3 * 10, 2 + 2 * 10)  # 5 images: 3 per row
-    result = ganzoo("sample", run / "model", "--num", 5, "--seed", 4, "--psi", 0.7, "--out", tmp_path / "c.png",
-                    cwd=tmp_path)
+    result = ganzoo("sample", run / "model", "--num", 5, "--seed", 4, "--psi", 0.7, "--out", tmp_path / "c.png")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "a.png").read_bytes() != (tmp_path / "c.png").read_bytes()
 
 
-def test_sample_writes_one_png_per_image_and_the_mixing_grid(run, tmp_path):
-    assert ganzoo("sample", run, "--num", 3, "--out", f"{tmp_path / 'each'}/", cwd=tmp_path).returncode == 0
+def test_sample_writes_one_png_per_image_and_the_mixing_grid(run, tmp_path, ganzoo):
+    assert ganzoo("sample", run, "--num", 3, "--out", f"{tmp_path / 'each'}/").returncode == 0
     assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["0000.png", "0001.png", "0002.png"]
     assert Image.open(tmp_path / "each" / "0000.png").size == (8, 8)
-    assert ganzoo("sample", run, "--num", 2, "--mixing", "--out", tmp_path / "mix.png", cwd=tmp_path).returncode == 0
+    assert ganzoo("sample", run, "--num", 2, "--mixing", "--out", tmp_path / "mix.png").returncode == 0
     # 8 px: columns A, B and "coarse from B" (the 4-8 px layers; no middle or fine layers at this size)
     assert Image.open(tmp_path / "mix.png").size == (2 + 3 * 10, 2 + 2 * 10)
 
@@ -129,27 +147,28 @@ def test_style_mixing_columns(run):
     (["{run}", "--out", "x.jpg"], "is neither a .png file nor a folder"),
     (["{run}", "--mixing", "--out", "dir/"], "--mixing writes one grid"),
 ])
-def test_sample_user_errors_exit_2(run, tmp_path, args, message):
-    result = ganzoo("sample", *[a.format(tmp=tmp_path, run=run) for a in args], cwd=tmp_path)
+def test_sample_user_errors_exit_2(run, tmp_path, ganzoo, args, message):
+    result = ganzoo("sample", *[a.format(tmp=tmp_path, run=run) for a in args])
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_sample_refuses_a_model_that_does_not_sample_from_noise(tmp_path):
+def test_sample_refuses_a_model_that_does_not_sample_from_noise(tmp_path, ganzoo):
     train(load_recipe(REPO / "tests" / "fixtures" / "tiny.yaml",
                       [f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}", "train.total_iters=1"]))
-    result = ganzoo("sample", tmp_path / "run", "--out", "x.png", cwd=tmp_path)
+    result = ganzoo("sample", tmp_path / "run", "--out", "x.png")
     assert result.returncode == 2 and "does not make images from noise" in result.stderr and "stylegan" in result.stderr
 
 
-def test_bench_of_the_ffhq_recipe_at_64_px(tmp_path):
+def test_bench_of_the_ffhq_recipe_at_64_px(tmp_path, ganzoo):
     """The command of docs/performance.md, with narrower networks so that it takes seconds here."""
     narrow = ["method.generator.fmap_max=16", "method.discriminator.fmap_max=16", "method.generator.w_dim=16",
               "method.latent_dim=16", "train.batch_size=2"]
     result = ganzoo("bench", REPO / "recipes" / "stylegan_ffhq.yaml", "data.img_size=64", *narrow, "--iters", 1,
-                    "--warmup", 0, cwd=tmp_path)
+                    "--warmup", 0)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["method"] == "stylegan" and figures["img_size"] == 64 and figures["s_per_iter"] > 0
-    full = build_method(load_recipe(REPO / "recipes" / "stylegan_ffhq.yaml", ["data.img_size=64"]))
+    with torch.device("meta"):  # the parameter counts of the full-width networks, without their weights
+        full = build_method(load_recipe(REPO / "recipes" / "stylegan_ffhq.yaml", ["data.img_size=64"]))
     assert {name: sum(p.numel() for p in net.parameters()) for name, net in full.networks.items()} == {
         "generator": 25_131_267, "discriminator": 26_488_833}
