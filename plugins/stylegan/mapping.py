@@ -46,7 +46,8 @@ class MappingNetwork(interfaces.LatentStyleSource):
         embed_dim: int | None = option(None, "Size of the class/domain embedding; null: the style size.", min=1)
         lr_mul: float = option(0.01, "Learning-rate multiplier of the layers (equalized learning rate): the "
                                      "effective learning rate is the optimizer's times this (`ganzoo list --recipe "
-                                     "RECIPE` shows it).", min=0.0)
+                                     "RECIPE` shows it). Positive: the stored weights are initialised at "
+                                     "1/lr_mul.", min=1e-6)
         w_avg_beta: float = option(0.995, "Decay of the tracked average w (for truncation), updated in training "
                                           "forwards only.", min=0.0, max=1.0)
         he_gain: Literal["activation", "weight"] = option(

@@ -151,3 +151,12 @@ def test_stored_weight_gradient_is_the_runtime_gradient_times_the_scale() -> Non
     torch.nn.functional.linear(x, runtime, layer.bias.detach() * 0.01).square().sum().backward()
     layer(x).square().sum().backward()
     torch.testing.assert_close(layer.weight.grad, runtime.grad * (math.sqrt(2) * 0.01 / 8))
+
+
+def test_a_zero_lr_multiplier_is_refused_at_validation() -> None:
+    """The stored weights start at N(0, 1/lr_mul^2): lr_mul 0 would divide by zero, so validation refuses it."""
+    from ganzoo.errors import RecipeError
+    from ganzoo.schema import parse
+
+    with pytest.raises(RecipeError, match="lr_mul"):
+        parse(MappingNetwork.Config, {"lr_mul": 0.0}, "method.mapping_network")
