@@ -84,6 +84,25 @@ class Regularization:
             total = weighted if total is None else total + weighted
         return total, terms
 
+    def discriminator_loss(self, ctx: Any, *, discriminator: Callable[..., Tensor], adversarial_loss: Any,
+                           real: Tensor, real_labels: Tensor, fake: Tensor, fake_labels: Tensor,
+                           factor: float) -> tuple[Tensor, dict[str, Tensor]]:
+        """A domain discriminator's loss on reals ``real`` (of ``real_labels``) and already generated, detached fakes
+        ``fake`` (of ``fake_labels``): the adversarial loss's real and fake terms plus ``factor`` times the penalty of
+        the regularizers due in ``ctx.iteration`` (a :class:`~ganzoo.method.StepContext`), in that order of
+        evaluation. Returns ``(total, terms)`` with ``real``, ``fake`` and the penalty's log terms
+        (:func:`add_penalty`). Network outputs enter the losses as float32."""
+        if self.needs_real_grad(ctx.iteration):
+            real = real.detach().requires_grad_(True)
+        real_logits = discriminator(real, real_labels).float()
+        penalty, penalty_terms = self.penalty(
+            ctx.iteration, discriminator=lambda x: discriminator(x, real_labels), real=real, fake=fake,
+            real_logits=real_logits, rand=ctx.rand)
+        fake_logits = discriminator(fake, fake_labels).float()
+        loss_real, loss_fake = adversarial_loss.discriminator(real_logits, fake_logits)
+        terms = {"real": loss_real, "fake": loss_fake}
+        return add_penalty(loss_real + loss_fake, terms, penalty, penalty_terms, factor), terms
+
     @property
     def adam_correction(self) -> float:
         """c = k / (k + 1) for this network's lazy interval k (1.0 when none is lazy)."""

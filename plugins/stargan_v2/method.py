@@ -33,7 +33,7 @@ from ganzoo.images import from_signed
 from ganzoo.interfaces import (AdversarialLoss, DomainDiscriminator, ImageStyleSource, ImageToImageGenerator,
                                LandmarkDetector, LatentStyleSource, Regularizer)
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
-from ganzoo.regularization import Regularization, add_penalty
+from ganzoo.regularization import Regularization
 from ganzoo.registry import register
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
@@ -236,17 +236,9 @@ class StarGANv2(TrainingMethod):
         with torch.no_grad():
             x_fake = generator.decode_content(self._real_content(batch, ctx), self._target_style(batch, ctx, guide, 0),
                                               self._real_masks(batch, ctx))
-        if self.regularization.needs_real_grad(ctx.iteration):
-            x_real = x_real.detach().requires_grad_(True)
-        real_logits = discriminator(x_real, y_org).float()
-        loss_reg, reg_terms = self.regularization.penalty(
-            ctx.iteration, discriminator=lambda x: discriminator(x, y_org), real=x_real, fake=x_fake,
-            real_logits=real_logits, rand=ctx.rand)
-        fake_logits = discriminator(x_fake, y_trg).float()
-        loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
-        total = loss_real + loss_fake
-        terms = {"real": loss_real, "fake": loss_fake}
-        return add_penalty(total, terms, loss_reg, reg_terms, self.config.lambda_reg), terms
+        return self.regularization.discriminator_loss(
+            ctx, discriminator=discriminator, adversarial_loss=self.adversarial_loss, real=x_real, real_labels=y_org,
+            fake=x_fake, fake_labels=y_trg, factor=self.config.lambda_reg)
 
     def _generator_loss(self, batch: Batch, ctx: StepContext, guide: str) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.config

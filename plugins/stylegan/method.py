@@ -36,7 +36,7 @@ from ganzoo.images import from_signed
 from ganzoo.interfaces import AdversarialLoss, DomainDiscriminator, LatentGenerator, Regularizer
 from ganzoo.method import Batch, OptimizerSetting, Phase, StepContext, TrainingMethod, eval_mode
 from ganzoo.registry import register
-from ganzoo.regularization import Regularization, add_penalty
+from ganzoo.regularization import Regularization
 from ganzoo.schema import Component, option
 from ganzoo.seeding import register_stream
 
@@ -140,17 +140,9 @@ class StyleGAN(TrainingMethod):
         discriminator, (x_real, y) = self.networks["discriminator"], (batch["x"], batch["y"])
         with torch.no_grad():
             x_fake = self.fakes(y, ctx)
-        if self.regularization.needs_real_grad(ctx.iteration):
-            x_real = x_real.detach().requires_grad_(True)
-        real_logits = discriminator(x_real, y).float()
-        loss_reg, reg_terms = self.regularization.penalty(
-            ctx.iteration, discriminator=lambda x: discriminator(x, y), real=x_real, fake=x_fake,
-            real_logits=real_logits, rand=ctx.rand)
-        fake_logits = discriminator(x_fake, y).float()
-        loss_real, loss_fake = self.adversarial_loss.discriminator(real_logits, fake_logits)
-        total = loss_real + loss_fake
-        terms = {"real": loss_real, "fake": loss_fake}
-        return add_penalty(total, terms, loss_reg, reg_terms, self.config.lambda_reg), terms
+        return self.regularization.discriminator_loss(
+            ctx, discriminator=discriminator, adversarial_loss=self.adversarial_loss, real=x_real, real_labels=y,
+            fake=x_fake, fake_labels=y, factor=self.config.lambda_reg)
 
     def _generator_loss(self, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         discriminator, y = self.networks["discriminator"], batch["y"]
